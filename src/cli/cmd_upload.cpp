@@ -1,0 +1,122 @@
+#include "cli/commands.hpp"
+
+#include "cli/format.hpp"
+#include "common/fs.hpp"
+#include "common/hash.hpp"
+#include "common/log.hpp"
+#include "db/local_state.hpp"
+#include "db/migrations.hpp"
+#include "db/snapshot.hpp"
+
+namespace k9::cli {
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// Commits still in FILE.wal are not in FILE: fold them in before the upload.
+void fold_wal(const stdfs::path& file) {
+    if (fs::file_size_or_negative(file.string() + ".wal") <= 0) return;
+    try {
+        duck::Database db(file, {{"home_directory", file.parent_path().string()}});
+        duck::Connection conn(db);
+        conn.execute("CHECKPOINT");
+    } catch (const duck::Error& e) {
+        throw std::runtime_error(file.string() + ".wal holds commits that are not in " + file.string() +
+                                 " and DuckDB could not fold them in (" + e.what() +
+                                 "); stop the program using the database and retry");
+    }
+    log::info("Folded the .wal into the database before uploading", {{"file", file.string()}});
+}
+
+struct FileFacts {
+    std::int64_t seq = 0;
+    int schema = 0;
+};
+
+FileFacts read_facts(const stdfs::path& file) {
+    duck::Database db(file, {{"access_mode", "READ_ONLY"}, {"home_directory", file.parent_path().string()}});
+    duck::Connection conn(db);
+    FileFacts f;
+    f.schema = db::schema_version(conn);
+    auto meta = conn.query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'k9_meta'");
+    if (meta.int64(0, 0) > 0) {
+        auto r = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
+        if (r.rows() > 0) f.seq = r.int64(0, 0);
+    }
+    return f;
+}
+
+}  // namespace
+
+int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostream& out) {
+    const stdfs::path file = stdfs::absolute(file_arg);
+    if (fs::file_size_or_negative(file) < 0) {
+        log::error("No file to upload at " + file.string());
+        return kFailed;
+    }
+    const bool is_managed = file == ctx.config().db_path;
+    std::optional<fs::FileLock> lock;
+    if (is_managed) {
+        lock = fs::FileLock::try_lock(file.string() + ".lock", fs::FileLock::Mode::Exclusive);
+        if (!lock->owns()) {
+            log::error(file.string() + " is in use by another k9 process; stop it, or use k9db persist");
+            return kFailed;
+        }
+    }
+    if (!db::has_duckdb_magic(file)) {
+        log::error("Refusing to upload " + file.string() + ": it is not a DuckDB database");
+        return kFailed;
+    }
+    fold_wal(file);
+    FileFacts facts;
+    try {
+        facts = read_facts(file);
+    } catch (const duck::Error& e) {
+        log::error("Refusing to upload " + file.string() + ": DuckDB cannot open it: " + e.what());
+        return kFailed;
+    }
+    if (facts.schema > db::latest_schema_version()) {
+        log::warning("The file's schema is newer than this k9 supports; k9 of this version will refuse it",
+                     {{"schema_version", facts.schema}});
+    }
+
+    const std::string url = ctx.remote_url();
+    const auto remote = ctx.store().head_if_exists(ctx.config().key);
+    if (remote && !force) {
+        log::error("Refusing to replace the existing database at " + url + " (ETag " + remote->etag +
+                   ", " + human_bytes(remote->size) + ", modified " +
+                   format_iso8601(remote->last_modified) + "); pass --force to replace it");
+        return kFailed;
+    }
+    store::PutOptions put;
+    put.precondition = remote ? store::Precondition::if_match(remote->etag)
+                              : store::Precondition::if_none_match_any();
+    put.metadata = {{db::kMetaSha256, sha256_file_hex(file)},
+                    {db::kMetaSeq, std::to_string(facts.seq)},
+                    {db::kMetaSchema, std::to_string(facts.schema)}};
+    store::ObjectInfo info;
+    try {
+        info = ctx.store().put_file(file, ctx.config().key, put);
+    } catch (const store::StoreError& e) {
+        if (!e.is_precondition_failed()) throw;
+        log::error("The database at " + url + " changed during the upload; nothing was overwritten. "
+                   "Check who else writes it, then retry");
+        return kConflict;
+    }
+    if (is_managed) {
+        // The managed file now equals the remote: persist continues from this ETag.
+        auto state = db::LocalState::load(file).value_or(db::LocalState{});
+        state.remote = url;
+        state.base_etag = info.etag;
+        state.base_seq = facts.seq;
+        state.base_schema = facts.schema;
+        state.last_persist = system_now();
+        state.save(file);
+    }
+    out << "Uploaded " << file.string() << " to " << url << " (" << human_bytes(info.size)
+        << ", ETag " << info.etag << ")\n";
+    return kOk;
+}
+
+}  // namespace k9::cli

@@ -1,0 +1,29 @@
+#include "cli/context.hpp"
+
+#include "repo/mutations.hpp"
+#include "store/open_store.hpp"
+
+namespace k9::cli {
+
+const config::Config& Context::config() {
+    if (!config_) config_ = config::load_config(env_);
+    return *config_;
+}
+
+std::shared_ptr<store::ObjectStore> Context::store_ptr() {
+    if (!store_) store_ = store::open_store(config().store);
+    return store_;
+}
+
+db::DatabaseManager& Context::manager() {
+    if (!manager_) {
+        db::ManagerOptions options;
+        options.db_path = config().db_path;
+        options.key = config().key;
+        options.mutations = &repo::k9_mutations();
+        manager_ = std::make_unique<db::DatabaseManager>(options, store_ptr());
+    }
+    return *manager_;
+}
+
+}  // namespace k9::cli

@@ -1,0 +1,33 @@
+#pragma once
+// What every k9db command needs, made on first use: the configuration, the object
+// store and the DatabaseManager.
+
+#include <memory>
+
+#include "config/config.hpp"
+#include "db/manager.hpp"
+#include "store/object_store.hpp"
+
+namespace k9::cli {
+
+enum ExitCode : int { kOk = 0, kFailed = 1, kUsage = 2, kConflict = 3 };
+
+class Context {
+public:
+    explicit Context(config::EnvLookup env) : env_(std::move(env)) {}
+
+    const config::Config& config();
+    store::ObjectStore& store() { return *store_ptr(); }
+    std::shared_ptr<store::ObjectStore> store_ptr();
+    db::DatabaseManager& manager();
+    // The snapshot's URL, e.g. s3://bucket/databases/k9_api_dev.db.
+    std::string remote_url() { return store().url_for(config().key); }
+
+private:
+    config::EnvLookup env_;
+    std::optional<config::Config> config_;
+    std::shared_ptr<store::ObjectStore> store_;
+    std::unique_ptr<db::DatabaseManager> manager_;
+};
+
+}  // namespace k9::cli

@@ -1,0 +1,109 @@
+#pragma once
+// Small POSIX file helpers with the durability rules k9 relies on: a file becomes
+// visible under its final name only after its bytes and the directory entry are on
+// disk (write temp, fsync, rename, fsync the directory).
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace k9::fs {
+
+namespace stdfs = std::filesystem;
+
+// An operating-system error, with the path and operation in the message.
+class IoError : public std::runtime_error {
+public:
+    IoError(std::string what, int errno_value);
+    int errno_value() const { return errno_; }
+
+private:
+    int errno_;
+};
+
+// Throws IoError("<op> <path>: <strerror>") for the current errno.
+[[noreturn]] void throw_errno(std::string_view op, const stdfs::path& path);
+
+// An open file descriptor, closed on destruction.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(other.release()) {}
+    Fd& operator=(Fd&& other) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+    int get() const { return fd_; }
+    int release();
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+Fd open_read(const stdfs::path& path);
+void fsync_fd(int fd, const stdfs::path& path_for_errors);
+void fsync_dir(const stdfs::path& dir);
+void write_all(int fd, const void* data, std::size_t size, const stdfs::path& path_for_errors);
+// Reads exactly `size` bytes at `offset` unless the file ends first; returns bytes read.
+std::size_t pread_full(int fd, void* data, std::size_t size, std::uint64_t offset,
+                       const stdfs::path& path_for_errors);
+
+std::string read_file(const stdfs::path& path);
+// Writes `content` to `path` atomically and durably (temp in the same dir, fsync, rename,
+// fsync dir). Readers see the old or the new content, never a mix.
+void atomic_write(const stdfs::path& path, std::string_view content);
+
+// A uniquely named file in `dir`, removed on destruction unless committed.
+class TempFile {
+public:
+    // Creates `dir/<stem>.XXXXXX.tmp` (dir must exist).
+    TempFile(const stdfs::path& dir, std::string_view stem);
+    TempFile(TempFile&&) noexcept;
+    TempFile& operator=(TempFile&&) = delete;
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    ~TempFile();
+
+    const stdfs::path& path() const { return path_; }
+    int fd() const { return fd_.get(); }
+    // fsync, close, rename over `target`, fsync target's directory.
+    void commit_to(const stdfs::path& target);
+    // Keeps the file (closes the fd); the caller now owns the path.
+    stdfs::path release();
+
+private:
+    stdfs::path path_;
+    Fd fd_;
+    bool owned_ = true;
+};
+
+// An advisory lock (flock) on a lock file, released on destruction. Works between
+// processes on one machine; held by the open file description, not the thread.
+class FileLock {
+public:
+    enum class Mode { Shared, Exclusive };
+    // Blocks until the lock is held.
+    FileLock(const stdfs::path& path, Mode mode);
+    // Returns an unlocked FileLock (owns() == false) if another holder has it.
+    static FileLock try_lock(const stdfs::path& path, Mode mode);
+    FileLock(FileLock&&) noexcept = default;
+    FileLock& operator=(FileLock&&) noexcept = default;
+    bool owns() const { return static_cast<bool>(fd_); }
+
+private:
+    FileLock() = default;
+    Fd fd_;
+};
+
+// Copies `src` to an open `dst_fd` from its start (copy_file_range, falling back to
+// read/write). Returns bytes copied.
+std::uint64_t copy_into(const stdfs::path& src, int dst_fd, const stdfs::path& dst_for_errors);
+
+// Size in bytes, or nullopt-like -1 when the file does not exist.
+std::int64_t file_size_or_negative(const stdfs::path& path);
+
+}  // namespace k9::fs

@@ -1,0 +1,62 @@
+#pragma once
+// k9's configuration, read from the environment with the K9 API's names:
+//   ENVIRONMENT          dev | staging | prod (default dev)
+//   DATABASE_S3_BUCKET   S3 bucket of the database (sets the default store)
+//   DATABASE_S3_KEY      object key of the snapshot (default databases/k9_api_${ENVIRONMENT}.db)
+//   K9_DB_PATH           local database file (default /tmp/k9_api.db)
+//   K9_STORE_URL         file:///abs/dir or s3://bucket[/prefix]; default s3://$DATABASE_S3_BUCKET
+//                        when that is set, else file://<cwd>/.k9/store
+// A bad value throws ConfigError naming the variable and what it allows.
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/env.hpp"
+
+namespace k9::config {
+
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string var, const std::string& message)
+        : std::runtime_error(var + ": " + message), variable(std::move(var)) {}
+    std::string variable;
+};
+
+// Where the object store is.
+struct StoreLocation {
+    enum class Kind { File, S3 };
+    Kind kind = Kind::File;
+    std::filesystem::path dir;  // File: absolute folder
+    bool keep_versions = false;  // File: ?versions=on
+    std::string bucket;          // S3
+    std::string prefix;          // S3: "" or "some/prefix" (no slashes at the ends)
+    std::string url;             // as given or derived, normalised
+};
+
+// Parses a K9_STORE_URL value; throws ConfigError naming `variable`.
+StoreLocation parse_store_url(const std::string& variable, const std::string& url);
+// Throws ConfigError unless `name` is a valid S3 bucket name.
+void check_bucket_name(const std::string& variable, const std::string& name);
+
+// One line of `k9db --config`: variable, value, and where the value came from.
+struct Setting {
+    std::string variable;
+    std::string value;
+    std::string source;  // "environment" or "default: ..."
+};
+
+struct Config {
+    std::string environment = "dev";
+    std::optional<std::string> bucket;
+    std::string key;
+    std::filesystem::path db_path;
+    StoreLocation store;
+    std::vector<Setting> settings;  // for display, in a stable order
+};
+
+Config load_config(const EnvLookup& env, const std::filesystem::path& cwd = std::filesystem::current_path());
+
+}  // namespace k9::config

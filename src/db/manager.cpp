@@ -1,0 +1,356 @@
+#include "db/manager.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/hash.hpp"
+#include "common/log.hpp"
+#include "db/migrations.hpp"
+#include "db/snapshot.hpp"
+
+namespace k9::db {
+namespace stdfs = std::filesystem;
+using store::StoreError;
+
+namespace {
+
+std::string sibling(const stdfs::path& db_path, std::string_view suffix) {
+    return db_path.string() + std::string(suffix);
+}
+
+std::map<std::string, std::string> duckdb_options(const stdfs::path& db_path) {
+    const stdfs::path dir = db_path.parent_path().empty() ? stdfs::path(".") : db_path.parent_path();
+    // On Lambda HOME is unset and only /tmp is writable: say where DuckDB may write.
+    return {{"home_directory", dir.string()},
+            {"temp_directory", sibling(db_path, ".tmp")},
+            {"autoinstall_known_extensions", "false"},
+            {"autoload_known_extensions", "false"}};
+}
+
+std::uint64_t size_or_zero(const stdfs::path& p) {
+    const std::int64_t n = fs::file_size_or_negative(p);
+    return n < 0 ? 0 : static_cast<std::uint64_t>(n);
+}
+
+// Moves an unusable local file (and its WAL) aside instead of deleting it.
+void move_aside(const stdfs::path& db_path, Micros now) {
+    const std::string suffix = ".corrupt-" + std::to_string(now / 1'000'000);
+    for (const std::string ext : {"", ".wal"}) {
+        const std::string from = db_path.string() + ext;
+        if (::access(from.c_str(), F_OK) == 0) {
+            if (::rename(from.c_str(), (from + suffix).c_str()) != 0) fs::throw_errno("rename", from);
+        }
+    }
+    log::warning("Moved the unusable local database aside", {{"path", db_path.string() + suffix}});
+}
+
+nlohmann::json opt_time(const std::optional<std::int64_t>& t) {
+    return t ? nlohmann::json(format_iso8601(*t)) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+nlohmann::json ManagerStatus::to_json() const {
+    return {{"db_path", db_path},
+            {"local_bytes", local_bytes},
+            {"remote", remote},
+            {"origin", origin},
+            {"remote_etag", base_etag ? nlohmann::json(*base_etag) : nlohmann::json(nullptr)},
+            {"schema_version", schema_version},
+            {"seq", seq},
+            {"persisted_seq", base_seq},
+            {"pending_writes", pending_writes},
+            {"last_persist", opt_time(last_persist)},
+            {"last_download", opt_time(last_download)}};
+}
+
+DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::ObjectStore> store)
+    : options_(std::move(options)), store_(std::move(store)) {
+    if (options_.db_path.is_relative()) options_.db_path = stdfs::absolute(options_.db_path);
+}
+
+DatabaseManager::~DatabaseManager() { close(); }
+
+void DatabaseManager::close() {
+    std::lock_guard lock(pool_mutex_);
+    idle_.clear();
+    conn_.reset();
+    db_.reset();
+    process_lock_.reset();
+}
+
+bool DatabaseManager::is_open() const { return db_ != nullptr; }
+
+void DatabaseManager::open() {
+    std::lock_guard lock(open_mutex_);
+    if (db_) return;
+    cold_start();
+}
+
+duck::Connection& DatabaseManager::get_connection() {
+    open();
+    return *conn_;
+}
+
+void DatabaseManager::cold_start() {
+    const double started = monotonic_ms();
+    const stdfs::path& path = options_.db_path;
+    const std::string remote = remote_url();
+
+    auto lock = fs::FileLock::try_lock(sibling(path, ".lock"), fs::FileLock::Mode::Exclusive);
+    if (!lock.owns()) {
+        throw ColdStartError("the local database " + path.string() +
+                             " is in use by another k9 process; stop it or set K9_DB_PATH to "
+                             "another file");
+    }
+
+    std::optional<LocalState> state;
+    try {
+        state = LocalState::load(path);
+    } catch (const std::runtime_error& e) {
+        throw ColdStartError(e.what());
+    }
+    if (state && state->remote != remote) {
+        throw ColdStartError("the local database " + path.string() + " belongs to " +
+                             state->remote + ", not " + remote +
+                             "; set K9_DB_PATH to another file, or remove it (and " +
+                             LocalState::path_for(path).string() + ") to start from " + remote);
+    }
+
+    const bool local_exists = ::access(path.c_str(), F_OK) == 0;
+    std::string source;
+    if (local_exists && has_duckdb_magic(path)) {
+        source = "local";
+        if (!state) {
+            log::warning("The local database has no k9 state file: its origin is unknown, so it "
+                         "will only be persisted where no remote database exists yet",
+                         {{"path", path.string()}});
+            state = LocalState{remote, LocalState::Origin::Unknown, std::nullopt, 0, 0, {}, {}};
+        }
+    } else {
+        if (local_exists) {
+            log::warning("The local file is not a DuckDB database; downloading a fresh copy",
+                         {{"path", path.string()}});
+        }
+        try {
+            FetchedSnapshot fetched =
+                fetch_snapshot(*store_, options_.key, path.parent_path(), options_.download_progress);
+            if (local_exists) move_aside(path, options_.clock());
+            install_snapshot(fetched, path);
+            state = LocalState{remote, LocalState::Origin::Downloaded, fetched.info.etag, 0, 0,
+                               {}, options_.clock()};
+            state->save(path);  // base_seq and base_schema are corrected once it is open
+            source = "downloaded";
+        } catch (const StoreError& e) {
+            if (!e.is_not_found()) {
+                log::error("Failed to download from " + store_->display_name() + ": " + e.what(),
+                           {{"remote", remote}, {"error_kind", store::to_string(e.kind())}});
+                throw ColdStartError("cannot start: downloading " + remote + " failed: " + e.what() +
+                                     ". No local database was created; fix the cause and retry.");
+            }
+            log::warning("Database not found in " + store_->display_name() + ": " + remote);
+            log::info("Will create new database locally", {{"path", path.string()}});
+            if (local_exists) move_aside(path, options_.clock());
+            state = LocalState{remote, LocalState::Origin::Created, std::nullopt, 0, 0, {}, {}};
+            state->save(path);  // before the file exists: a crash leaves no orphan of unknown origin
+            source = "created";
+        }
+    }
+
+    std::unique_ptr<duck::Database> db;
+    std::unique_ptr<duck::Connection> conn;
+    try {
+        db = std::make_unique<duck::Database>(path, duckdb_options(path));
+        conn = std::make_unique<duck::Connection>(*db);
+    } catch (const duck::Error& e) {
+        throw ColdStartError(e.what());
+    }
+    const int schema_before = schema_version(*conn);
+    if (source == "downloaded") {
+        state->base_seq = read_seq(*conn);
+        state->base_schema = schema_before;
+        state->save(path);
+    }
+    migrate(*conn);  // SchemaTooNew: the database is left as it is
+
+    process_lock_ = std::move(lock);
+    state_ = *state;
+    db_ = std::move(db);
+    conn_ = std::move(conn);
+    log::info("Database ready", {{"source", source},
+                                 {"path", path.string()},
+                                 {"remote", remote},
+                                 {"bytes", size_or_zero(path)},
+                                 {"schema_version", schema_version(*conn_)},
+                                 {"duration_ms", monotonic_ms() - started}});
+}
+
+std::int64_t DatabaseManager::read_seq(duck::Connection& conn) {
+    auto exists = conn.query(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = 'k9_meta'");
+    if (exists.int64(0, 0) == 0) return 0;
+    auto r = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
+    return r.rows() == 0 ? 0 : r.int64(0, 0);
+}
+
+nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
+    open();
+    const MutationFn* fn = nullptr;
+    static const MutationFn sql_fn = apply_sql_mutation;
+    if (mutation.name == "sql") {
+        fn = &sql_fn;
+    } else if (options_.mutations != nullptr && options_.mutations->contains(mutation.name)) {
+        fn = &options_.mutations->find(mutation.name);
+    } else {
+        throw std::invalid_argument("unknown mutation '" + mutation.name + "'");
+    }
+    std::lock_guard lock(write_mutex_);
+    duck::Transaction tx(*conn_);
+    nlohmann::json result = (*fn)(*conn_, mutation.params);
+    conn_->execute(
+        "UPDATE k9_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE name = 'seq'");
+    tx.commit();
+    return result;
+}
+
+PersistResult DatabaseManager::persist_to_s3() {
+    open();
+    std::lock_guard persist_lock(persist_mutex_);
+    const double started = monotonic_ms();
+    const stdfs::path& path = options_.db_path;
+    LocalState state;
+    {
+        std::lock_guard lock(state_mutex_);
+        state = state_;
+    }
+
+    std::int64_t seq = 0;
+    int schema = 0;
+    std::optional<fs::TempFile> snapshot;
+    {
+        // No write may commit between CHECKPOINT and the end of the copy.
+        std::lock_guard write_lock(write_mutex_);
+        seq = read_seq(*conn_);
+        schema = schema_version(*conn_);
+        if (state.base_etag && seq == state.base_seq && schema == state.base_schema) {
+            log::info("Nothing to persist", {{"remote", remote_url()}, {"seq", seq}});
+            return PersistResult{false, *state.base_etag, seq, 0, monotonic_ms() - started};
+        }
+        // Recent commits live in <db>.wal; CHECKPOINT writes them into the file.
+        conn_->execute("CHECKPOINT");
+        if (size_or_zero(sibling(path, ".wal")) > 0) {
+            throw std::runtime_error("CHECKPOINT left commits in " + sibling(path, ".wal") +
+                                     "; refusing to upload a snapshot that would miss them");
+        }
+        snapshot.emplace(path.parent_path(), path.filename().string() + ".snapshot");
+        fs::copy_into(path, snapshot->fd(), snapshot->path());
+    }
+
+    const std::string sha = sha256_file_hex(snapshot->path());
+    store::PutOptions put;
+    put.precondition = state.base_etag ? store::Precondition::if_match(*state.base_etag)
+                                       : store::Precondition::if_none_match_any();
+    put.metadata = {{kMetaSha256, sha}, {kMetaSeq, std::to_string(seq)}, {kMetaSchema, std::to_string(schema)}};
+    put.progress = options_.upload_progress;
+    store::ObjectInfo info;
+    try {
+        info = store_->put_file(snapshot->path(), options_.key, put);
+    } catch (const StoreError& e) {
+        if (!e.is_precondition_failed()) throw;
+        // A retry after a lost response finds its own upload: same bytes, same checksum.
+        auto remote = store_->head_if_exists(options_.key);
+        bool ours = false;
+        if (remote) {
+            auto it = remote->metadata.find(kMetaSha256);
+            ours = it != remote->metadata.end() && it->second == sha;
+        }
+        if (!ours) {
+            const std::string why =
+                state.base_etag
+                    ? remote_url() + " changed since this database was downloaded (it was " +
+                          *state.base_etag + ", now " + (remote ? remote->etag : "deleted") + ")"
+                    : (state.origin == LocalState::Origin::Created
+                           ? remote_url() + " was created by someone else after this database was"
+                                            " created here"
+                           : "this local database's origin is unknown and " + remote_url() +
+                                 " already exists");
+            log::error("Persist conflict", {{"remote", remote_url()}, {"pending_writes", seq - state.base_seq}});
+            throw PersistConflict(
+                "persist refused: " + why + ". Nothing was overwritten; your " +
+                std::to_string(seq - state.base_seq) + " pending write(s) are still in " +
+                path.string() + ". To replace the remote with this file: k9db --upload --file " +
+                path.string() + " --force");
+        }
+        info = *remote;
+    }
+
+    state.base_etag = info.etag;
+    state.base_seq = seq;
+    state.base_schema = schema;
+    state.last_persist = options_.clock();
+    state.save(path);
+    {
+        std::lock_guard lock(state_mutex_);
+        state_ = state;
+    }
+    PersistResult result{true, info.etag, seq, info.size, monotonic_ms() - started};
+    log::info("Persisted database", {{"remote", remote_url()},
+                                     {"etag", info.etag},
+                                     {"seq", seq},
+                                     {"bytes", info.size},
+                                     {"duration_ms", result.duration_ms}});
+    return result;
+}
+
+std::int64_t DatabaseManager::pending_writes() {
+    open();
+    std::int64_t seq;
+    {
+        std::lock_guard lock(write_mutex_);
+        seq = read_seq(*conn_);
+    }
+    std::lock_guard lock(state_mutex_);
+    return seq - state_.base_seq;
+}
+
+ManagerStatus DatabaseManager::status() {
+    open();
+    ManagerStatus s;
+    {
+        std::lock_guard lock(write_mutex_);
+        s.seq = read_seq(*conn_);
+        s.schema_version = schema_version(*conn_);
+    }
+    {
+        std::lock_guard lock(state_mutex_);
+        s.origin = to_string(state_.origin);
+        s.base_etag = state_.base_etag;
+        s.base_seq = state_.base_seq;
+        s.last_persist = state_.last_persist;
+        s.last_download = state_.last_download;
+    }
+    s.db_path = options_.db_path.string();
+    s.local_bytes = size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
+    s.remote = remote_url();
+    s.pending_writes = s.seq - s.base_seq;
+    return s;
+}
+
+DatabaseManager::Lease::Lease(DatabaseManager& m) : manager(m) {
+    m.open();
+    std::lock_guard lock(m.pool_mutex_);
+    if (!m.idle_.empty()) {
+        conn = std::move(m.idle_.back());
+        m.idle_.pop_back();
+    } else {
+        conn = std::make_unique<duck::Connection>(*m.db_);
+    }
+}
+
+DatabaseManager::Lease::~Lease() {
+    std::lock_guard lock(manager.pool_mutex_);
+    manager.idle_.push_back(std::move(conn));
+}
+
+}  // namespace k9::db

@@ -1,0 +1,111 @@
+#include "db/snapshot.hpp"
+
+#include <cstring>
+
+#include "common/fs.hpp"
+#include "common/hash.hpp"
+#include "db/duck.hpp"
+
+namespace k9::db {
+namespace stdfs = std::filesystem;
+using store::ErrorKind;
+using store::StoreError;
+
+namespace {
+constexpr std::size_t kMagicOffset = 8;
+constexpr char kMagic[] = "DUCK";
+
+std::map<std::string, std::string> read_only_options(const stdfs::path& file) {
+    return {{"access_mode", "READ_ONLY"},
+            {"home_directory", file.parent_path().string()},
+            {"temp_directory", file.parent_path().string()},
+            {"autoinstall_known_extensions", "false"},
+            {"autoload_known_extensions", "false"}};
+}
+}  // namespace
+
+bool has_duckdb_magic(const stdfs::path& path) {
+    try {
+        fs::Fd fd = fs::open_read(path);
+        char buf[kMagicOffset + 4] = {};
+        if (fs::pread_full(fd.get(), buf, sizeof buf, 0, path) != sizeof buf) return false;
+        return std::memcmp(buf + kMagicOffset, kMagic, 4) == 0;
+    } catch (const fs::IoError&) {
+        return false;
+    }
+}
+
+void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info,
+                          const std::string& source_url) {
+    const std::int64_t size = fs::file_size_or_negative(file);
+    if (size < 0 || static_cast<std::uint64_t>(size) != info.size) {
+        throw StoreError(ErrorKind::Corrupt, "download of " + source_url + " is incomplete: got " +
+                                                 std::to_string(size) + " of " +
+                                                 std::to_string(info.size) + " bytes");
+    }
+    if (!has_duckdb_magic(file)) {
+        throw StoreError(ErrorKind::Corrupt,
+                         source_url + " is not a DuckDB database (no 'DUCK' magic at byte 8); "
+                                      "replace it with k9db --upload --file <db> --force");
+    }
+    if (auto it = info.metadata.find(kMetaSha256); it != info.metadata.end()) {
+        if (sha256_file_hex(file) != it->second) {
+            throw StoreError(ErrorKind::Corrupt,
+                             source_url + " does not match the SHA-256 recorded when k9 uploaded it; "
+                                          "the object is damaged: restore an earlier version");
+        }
+    }
+    try {
+        duck::Database db(file, read_only_options(file));
+        duck::Connection conn(db);
+        conn.query("SELECT count(*) FROM duckdb_tables()");
+    } catch (const duck::Error& e) {
+        throw StoreError(ErrorKind::Corrupt,
+                         source_url + " cannot be opened by DuckDB: " + std::string(e.what()));
+    }
+}
+
+FetchedSnapshot fetch_snapshot(store::ObjectStore& store, const std::string& key,
+                               const stdfs::path& dir, const store::ProgressFn& progress) {
+    FetchedSnapshot fetched{fs::TempFile(dir.empty() ? stdfs::path(".") : dir, "k9-download"), {}};
+    store::GetOptions options;
+    options.progress = progress;
+    fetched.info = store.get_file(key, fetched.file.path(), options);
+    verify_snapshot_file(fetched.file.path(), fetched.info, store.url_for(key));
+    return fetched;
+}
+
+void install_snapshot(FetchedSnapshot& fetched, const stdfs::path& target) {
+    std::error_code ec;
+    stdfs::remove(target.string() + ".wal", ec);
+    fetched.file.commit_to(target);
+}
+
+store::ObjectInfo download_snapshot(store::ObjectStore& store, const std::string& key,
+                                    const stdfs::path& target, const store::ProgressFn& progress) {
+    FetchedSnapshot fetched = fetch_snapshot(store, key, target.parent_path(), progress);
+    install_snapshot(fetched, target);
+    return fetched.info;
+}
+
+std::map<std::string, TableSummary> summarize_tables(const stdfs::path& db_file) {
+    duck::Database db(db_file, read_only_options(db_file));
+    duck::Connection conn(db);
+    return summarize_tables(conn);
+}
+
+std::map<std::string, TableSummary> summarize_tables(duck::Connection& conn) {
+    auto tables = conn.query(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal "
+        "ORDER BY table_name");
+    std::map<std::string, TableSummary> out;
+    for (std::size_t r = 0; r < tables.rows(); ++r) {
+        const std::string name = tables.text(0, r);
+        auto sums = conn.query("SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM " +
+                               duck::quote_identifier(name) + " AS t");
+        out[name] = TableSummary{sums.int64(0, 0), sums.text(1, 0)};
+    }
+    return out;
+}
+
+}  // namespace k9::db

@@ -1,0 +1,63 @@
+#pragma once
+// Snapshots: a whole database file as one object in the store. Downloads land in a
+// temp file beside the target and are installed (renamed) only after they are
+// verified: right size, DuckDB's magic bytes, k9's SHA-256 from the object metadata
+// when present, and DuckDB itself opening the file. On any failure the target and
+// its .wal are untouched.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/fs.hpp"
+#include "db/duck.hpp"
+#include "store/object_store.hpp"
+
+namespace k9::db {
+
+// Object metadata k9 writes on every snapshot.
+inline constexpr const char* kMetaSha256 = "k9-sha256";
+inline constexpr const char* kMetaSeq = "k9-seq";
+inline constexpr const char* kMetaSchema = "k9-schema";
+
+// True when the file starts like a DuckDB database ("DUCK" at byte 8).
+bool has_duckdb_magic(const std::filesystem::path& path);
+
+// Throws StoreError(Corrupt) explaining what is wrong with `file` as a copy of `info`.
+void verify_snapshot_file(const std::filesystem::path& file, const store::ObjectInfo& info,
+                          const std::string& source_url);
+
+// A verified download waiting in a temp file beside its target.
+struct FetchedSnapshot {
+    fs::TempFile file;
+    store::ObjectInfo info;
+};
+
+// Downloads `key` into a temp file in `dir` and verifies it. Throws StoreError
+// (NotFound when the object does not exist, Corrupt when verification fails).
+FetchedSnapshot fetch_snapshot(store::ObjectStore& store, const std::string& key,
+                               const std::filesystem::path& dir,
+                               const store::ProgressFn& progress = {});
+
+// Renames a fetched snapshot to `target`, first removing a stale target.wal (a WAL
+// left by an earlier database at this path would be replayed onto this one).
+void install_snapshot(FetchedSnapshot& fetched, const std::filesystem::path& target);
+
+// fetch_snapshot + install_snapshot.
+store::ObjectInfo download_snapshot(store::ObjectStore& store, const std::string& key,
+                                    const std::filesystem::path& target,
+                                    const store::ProgressFn& progress = {});
+
+// Row count and an order-independent checksum of every user table, for comparing
+// replicas and verifying files. Keys are table names.
+struct TableSummary {
+    std::int64_t rows = 0;
+    std::string checksum;
+    bool operator==(const TableSummary&) const = default;
+};
+std::map<std::string, TableSummary> summarize_tables(const std::filesystem::path& db_file);
+std::map<std::string, TableSummary> summarize_tables(duck::Connection& conn);
+
+}  // namespace k9::db

@@ -1,0 +1,478 @@
+#include "store/file_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "common/fs.hpp"
+#include "common/hash.hpp"
+#include "common/log.hpp"
+#include "common/time.hpp"
+#include "store/key.hpp"
+
+namespace k9::store {
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kInternalDir = ".k9store";
+constexpr std::size_t kCopyChunk = 4u << 20;
+constexpr std::int64_t kStaleTempMicros = 3600LL * 1'000'000;
+
+// What the meta file records about one object (or one version of it).
+struct Meta {
+    std::string etag;
+    std::string sha256;
+    std::uint64_t size = 0;
+    std::uint64_t inode = 0;
+    std::int64_t last_modified = 0;
+    std::string version_id;
+    Metadata metadata;
+    bool delete_marker = false;
+};
+
+json to_json(const Meta& m) {
+    return json{{"etag", m.etag},          {"sha256", m.sha256},
+                {"size", m.size},          {"inode", m.inode},
+                {"last_modified", m.last_modified}, {"version_id", m.version_id},
+                {"metadata", m.metadata},  {"delete_marker", m.delete_marker}};
+}
+
+std::optional<Meta> meta_from_json(const std::string& text) {
+    try {
+        const json j = json::parse(text);
+        Meta m;
+        m.etag = j.at("etag").get<std::string>();
+        m.sha256 = j.at("sha256").get<std::string>();
+        m.size = j.at("size").get<std::uint64_t>();
+        m.inode = j.at("inode").get<std::uint64_t>();
+        m.last_modified = j.at("last_modified").get<std::int64_t>();
+        m.version_id = j.value("version_id", "");
+        m.metadata = j.value("metadata", Metadata{});
+        m.delete_marker = j.value("delete_marker", false);
+        return m;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::string etag_of(const std::string& sha256_hex) { return "\"" + sha256_hex.substr(0, 32) + "\""; }
+
+std::string new_version_id() {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(system_now()));
+    const std::string rnd = random_bytes(4);
+    return std::string(buf) + "-" + to_hex(reinterpret_cast<const unsigned char*>(rnd.data()), 4);
+}
+
+ObjectInfo info_of(const std::string& key, const Meta& m) {
+    return ObjectInfo{key, m.size, m.etag, m.version_id, m.last_modified, m.metadata};
+}
+
+void check_metadata(const Metadata& metadata) {
+    for (const auto& [name, value] : metadata) {
+        const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        });
+        const bool value_ok = std::all_of(value.begin(), value.end(), [](char c) {
+            return c >= 0x20 && c < 0x7f;
+        });
+        if (!name_ok || !value_ok) {
+            throw StoreError(ErrorKind::InvalidArgument,
+                             "metadata '" + name +
+                                 "' is not allowed: names are lowercase letters, digits, '-' "
+                                 "and '_'; values are printable ASCII");
+        }
+    }
+}
+
+fs::Fd open_dest(const stdfs::path& dest) {
+    const int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fs::throw_errno("open for writing", dest);
+    return fs::Fd(fd);
+}
+
+// Copies [offset, offset+length) of `in` to `out`, hashing when `hash` is set.
+std::uint64_t copy_span(int in, const stdfs::path& in_path, int out, const stdfs::path& out_path,
+                        std::uint64_t offset, std::uint64_t length, Sha256* hash,
+                        const ProgressFn& progress) {
+    std::vector<char> buf(std::min<std::uint64_t>(kCopyChunk, std::max<std::uint64_t>(length, 1)));
+    std::uint64_t done = 0;
+    while (done < length) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+        const std::size_t n = fs::pread_full(in, buf.data(), want, offset + done, in_path);
+        if (n == 0) break;
+        if (hash != nullptr) hash->update(buf.data(), n);
+        fs::write_all(out, buf.data(), n, out_path);
+        done += n;
+        if (progress) progress(done, length);
+    }
+    return done;
+}
+
+}  // namespace
+
+struct FileStore::Located {
+    Meta meta;
+    stdfs::path file;
+};
+
+struct FileStore::Staged {
+    fs::TempFile file;
+    std::string sha256;
+    std::uint64_t size = 0;
+};
+
+FileStore::FileStore(stdfs::path root, FileStoreOptions options)
+    : root_(std::move(root)), internal_(root_ / kInternalDir), options_(options) {
+    if (!root_.is_absolute()) {
+        throw StoreError(ErrorKind::InvalidArgument,
+                         "file store folder must be an absolute path, got '" + root_.string() + "'");
+    }
+    std::error_code ec;
+    for (const char* sub : {"meta", "versions", "tmp"}) {
+        stdfs::create_directories(internal_ / sub, ec);
+        if (ec) {
+            throw StoreError(ErrorKind::AccessDenied, "cannot create the file store at " + root_.string() +
+                                                          ": " + ec.message());
+        }
+    }
+    // Writes interrupted by a crash leave temp files; old ones are garbage.
+    const std::int64_t now = system_now();
+    for (const auto& entry : stdfs::directory_iterator(internal_ / "tmp", ec)) {
+        struct stat st {};
+        if (::stat(entry.path().c_str(), &st) == 0 &&
+            now - static_cast<std::int64_t>(st.st_mtime) * 1'000'000 > kStaleTempMicros) {
+            ::unlink(entry.path().c_str());
+        }
+    }
+}
+
+stdfs::path FileStore::data_path(const std::string& key) const { return root_ / key; }
+stdfs::path FileStore::meta_path(const std::string& key) const {
+    return internal_ / "meta" / (key + ".json");
+}
+stdfs::path FileStore::versions_dir(const std::string& key) const {
+    return internal_ / "versions" / key;
+}
+
+std::string FileStore::url_for(const std::string& key) const {
+    return "file://" + (root_ / key).string();
+}
+
+std::optional<FileStore::Located> FileStore::locate(const std::string& key,
+                                                     const std::optional<std::string>& version) const {
+    const stdfs::path data = data_path(key);
+    struct stat st {};
+    const bool exists = ::stat(data.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    std::optional<Meta> meta;
+    if (exists) {
+        std::error_code ec;
+        if (stdfs::exists(meta_path(key), ec)) meta = meta_from_json(fs::read_file(meta_path(key)));
+        if (meta && meta->inode == st.st_ino && meta->size != static_cast<std::uint64_t>(st.st_size)) {
+            throw StoreError(ErrorKind::Corrupt,
+                             "object " + url_for(key) + " is " + std::to_string(st.st_size) +
+                                 " bytes but was stored as " + std::to_string(meta->size) +
+                                 ": the file was changed outside k9 (use k9db --upload to replace "
+                                 "a database) or the disk is damaged");
+        }
+        if (!meta || meta->inode != st.st_ino) {
+            // Replaced outside k9, or a crash between the two renames of a put.
+            log::warning("file store: recomputing the checksum of an object whose meta is stale",
+                         {{"object", url_for(key)}});
+            Meta fresh;
+            fresh.sha256 = sha256_file_hex(data);
+            fresh.etag = etag_of(fresh.sha256);
+            fresh.size = static_cast<std::uint64_t>(st.st_size);
+            fresh.inode = st.st_ino;
+            fresh.last_modified = static_cast<std::int64_t>(st.st_mtime) * 1'000'000;
+            meta = fresh;
+        }
+    }
+    if (!version || (meta && meta->version_id == *version)) {
+        if (!exists) return std::nullopt;
+        return Located{*meta, data};
+    }
+    // An archived version.
+    validate_version_id(*version);
+    const stdfs::path vdir = versions_dir(key);
+    std::error_code ec;
+    if (!stdfs::exists(vdir / (*version + ".json"), ec)) return std::nullopt;
+    auto vmeta = meta_from_json(fs::read_file(vdir / (*version + ".json")));
+    if (!vmeta || vmeta->delete_marker) return std::nullopt;
+    return Located{*vmeta, vdir / *version};
+}
+
+ObjectInfo FileStore::head(const std::string& key) {
+    validate_key(key);
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+    auto found = locate(key, std::nullopt);
+    if (!found) throw StoreError(ErrorKind::NotFound, "no object at " + url_for(key));
+    return info_of(key, found->meta);
+}
+
+ObjectInfo FileStore::get_file(const std::string& key, const stdfs::path& dest,
+                               const GetOptions& options) {
+    validate_key(key);
+    Located found;
+    fs::Fd in;
+    {
+        fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+        auto located = locate(key, options.version_id);
+        if (!located) {
+            throw StoreError(ErrorKind::NotFound,
+                             "no object at " + url_for(key) +
+                                 (options.version_id ? " with version " + *options.version_id : ""));
+        }
+        found = std::move(*located);
+        in = fs::open_read(found.file);  // keeps these bytes even if a put replaces them
+    }
+    if (options.if_match && *options.if_match != found.meta.etag) {
+        throw StoreError(ErrorKind::PreconditionFailed,
+                         "object " + url_for(key) + " changed: ETag is " + found.meta.etag +
+                             ", expected " + *options.if_match);
+    }
+    fs::Fd out = open_dest(dest);
+    const std::uint64_t size = found.meta.size;
+    if (options.range) {
+        auto [first, last] = *options.range;
+        if (first > last || first >= size) {
+            throw StoreError(ErrorKind::InvalidArgument,
+                             "byte range " + std::to_string(first) + "-" + std::to_string(last) +
+                                 " is outside object " + url_for(key) + " of " +
+                                 std::to_string(size) + " bytes");
+        }
+        last = std::min(last, size - 1);
+        copy_span(in.get(), found.file, out.get(), dest, first, last - first + 1, nullptr,
+                  options.progress);
+    } else {
+        Sha256 hash;
+        const std::uint64_t copied =
+            copy_span(in.get(), found.file, out.get(), dest, 0, size, &hash, options.progress);
+        const std::string actual = to_hex(hash.finish());
+        if (copied != size || actual != found.meta.sha256) {
+            throw StoreError(ErrorKind::Corrupt,
+                             "object " + url_for(key) +
+                                 " does not match its checksum (the file was changed outside k9 "
+                                 "or the disk is damaged); restore it from a version or re-upload");
+        }
+    }
+    return info_of(key, found.meta);
+}
+
+std::string FileStore::get_bytes(const std::string& key, ObjectInfo* info) {
+    validate_key(key);
+    Located found;
+    fs::Fd in;
+    {
+        fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+        auto located = locate(key, std::nullopt);
+        if (!located) throw StoreError(ErrorKind::NotFound, "no object at " + url_for(key));
+        found = std::move(*located);
+        in = fs::open_read(found.file);
+    }
+    std::string bytes(found.meta.size, '\0');
+    const std::size_t n = fs::pread_full(in.get(), bytes.data(), bytes.size(), 0, found.file);
+    if (n != bytes.size() || sha256_hex(bytes) != found.meta.sha256) {
+        throw StoreError(ErrorKind::Corrupt, "object " + url_for(key) + " does not match its checksum");
+    }
+    if (info != nullptr) *info = info_of(key, found.meta);
+    return bytes;
+}
+
+ObjectInfo FileStore::put_file(const stdfs::path& src, const std::string& key,
+                               const PutOptions& options) {
+    validate_key(key);
+    check_metadata(options.metadata);
+    Staged staged{fs::TempFile(internal_ / "tmp", "put"), {}, 0};
+    fs::Fd in;
+    try {
+        in = fs::open_read(src);
+    } catch (const fs::IoError& e) {
+        throw StoreError(ErrorKind::InvalidArgument, std::string("cannot read upload source: ") + e.what());
+    }
+    struct stat st {};
+    if (::fstat(in.get(), &st) != 0) fs::throw_errno("stat", src);
+    Sha256 hash;
+    staged.size = copy_span(in.get(), src, staged.file.fd(), staged.file.path(), 0,
+                            static_cast<std::uint64_t>(st.st_size), &hash, options.progress);
+    staged.sha256 = to_hex(hash.finish());
+    return commit(std::move(staged), key, options);
+}
+
+ObjectInfo FileStore::put_bytes(std::string_view bytes, const std::string& key,
+                                const PutOptions& options) {
+    validate_key(key);
+    check_metadata(options.metadata);
+    Staged staged{fs::TempFile(internal_ / "tmp", "put"), sha256_hex(bytes), bytes.size()};
+    fs::write_all(staged.file.fd(), bytes.data(), bytes.size(), staged.file.path());
+    return commit(std::move(staged), key, options);
+}
+
+ObjectInfo FileStore::commit(Staged staged, const std::string& key, const PutOptions& options) {
+    ::fchmod(staged.file.fd(), 0644);  // objects are plain readable files, like cp makes
+    fs::fsync_fd(staged.file.fd(), staged.file.path());
+    struct stat st {};
+    if (::fstat(staged.file.fd(), &st) != 0) fs::throw_errno("stat", staged.file.path());
+
+    Meta meta;
+    meta.sha256 = staged.sha256;
+    meta.etag = etag_of(staged.sha256);
+    meta.size = staged.size;
+    meta.inode = st.st_ino;
+    meta.last_modified = system_now();
+    meta.version_id = options_.keep_versions ? new_version_id() : "";
+    meta.metadata = options.metadata;
+
+    const stdfs::path data = data_path(key);
+    const stdfs::path metap = meta_path(key);
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Exclusive);
+    const auto current = locate(key, std::nullopt);
+    const Precondition& pre = options.precondition;
+    if (pre.kind == Precondition::Kind::IfNoneMatchAny && current) {
+        throw StoreError(ErrorKind::PreconditionFailed,
+                         "object " + url_for(key) + " already exists (create-only write refused)");
+    }
+    if (pre.kind == Precondition::Kind::IfMatch && (!current || current->meta.etag != pre.etag)) {
+        throw StoreError(ErrorKind::PreconditionFailed,
+                         "object " + url_for(key) + " changed: expected ETag " + pre.etag + ", found " +
+                             (current ? current->meta.etag : std::string("no object")));
+    }
+    std::error_code ec;
+    if (stdfs::is_directory(data, ec)) {
+        throw StoreError(ErrorKind::InvalidArgument,
+                         "key '" + key + "' cannot be stored in the file store: other keys start with '" +
+                             key + "/'");
+    }
+    stdfs::create_directories(data.parent_path(), ec);
+    if (!ec) stdfs::create_directories(metap.parent_path(), ec);
+    if (ec) {
+        throw StoreError(ErrorKind::InvalidArgument,
+                         "key '" + key + "' cannot be stored in the file store: a part of its path is "
+                                         "already an object (" + ec.message() + ")");
+    }
+    if (options_.keep_versions && current) archive_current(key, *current);
+
+    // Data first: a crash before the meta rename leaves a meta whose inode does not
+    // match, which locate() detects and repairs from the bytes.
+    const stdfs::path tmp_path = staged.file.release();
+    if (::rename(tmp_path.c_str(), data.c_str()) != 0) {
+        ::unlink(tmp_path.c_str());
+        fs::throw_errno("rename into " + data.string(), tmp_path);
+    }
+    fs::atomic_write(metap, to_json(meta).dump());
+    fs::fsync_dir(data.parent_path());
+    return info_of(key, meta);
+}
+
+void FileStore::archive_current(const std::string& key, const Located& current) {
+    const stdfs::path vdir = versions_dir(key);
+    stdfs::create_directories(vdir);
+    Meta archived = current.meta;
+    if (archived.version_id.empty()) archived.version_id = "null";  // written before versions
+    const stdfs::path target = vdir / archived.version_id;
+    ::unlink(target.c_str());
+    if (::link(current.file.c_str(), target.c_str()) != 0) fs::throw_errno("link version", target);
+    fs::atomic_write(vdir / (archived.version_id + ".json"), to_json(archived).dump());
+}
+
+void FileStore::remove(const std::string& key) {
+    validate_key(key);
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Exclusive);
+    const auto current = locate(key, std::nullopt);
+    if (!current) return;
+    if (options_.keep_versions) {
+        archive_current(key, *current);
+        Meta marker;
+        marker.version_id = new_version_id();
+        marker.last_modified = system_now();
+        marker.delete_marker = true;
+        fs::atomic_write(versions_dir(key) / (marker.version_id + ".json"), to_json(marker).dump());
+    }
+    const stdfs::path data = data_path(key);
+    if (::unlink(data.c_str()) != 0 && errno != ENOENT) fs::throw_errno("delete", data);
+    ::unlink(meta_path(key).c_str());
+    fs::fsync_dir(data.parent_path());
+    remove_empty_parents(data.parent_path(), root_);
+    remove_empty_parents(meta_path(key).parent_path(), internal_ / "meta");
+}
+
+void FileStore::remove_empty_parents(stdfs::path dir, const stdfs::path& stop) const {
+    while (dir != stop && dir.string().size() > stop.string().size()) {
+        if (::rmdir(dir.c_str()) != 0) return;  // not empty (or gone): stop
+        dir = dir.parent_path();
+    }
+}
+
+std::vector<ObjectInfo> FileStore::list(const std::string& prefix, const std::string& start_after,
+                                        std::size_t max_keys) {
+    if (prefix.find('\0') != std::string::npos) {
+        throw StoreError(ErrorKind::InvalidArgument, "list prefix must not contain NUL");
+    }
+    // Walk only the folder the prefix names; filter the rest by string comparison.
+    const std::size_t slash = prefix.rfind('/');
+    const std::string dir_part = slash == std::string::npos ? "" : prefix.substr(0, slash);
+    if (dir_part.find("..") != std::string::npos) return {};
+    const stdfs::path start = dir_part.empty() ? root_ : root_ / dir_part;
+
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+    std::vector<std::string> keys;
+    std::error_code ec;
+    stdfs::recursive_directory_iterator it(start, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+        if (it->path() == internal_) {
+            it.disable_recursion_pending();
+            continue;
+        }
+        if (!it->is_regular_file(ec)) continue;
+        std::string key = it->path().lexically_relative(root_).generic_string();
+        if (key.compare(0, prefix.size(), prefix) != 0 || key <= start_after) continue;
+        keys.push_back(std::move(key));
+    }
+    std::sort(keys.begin(), keys.end());
+    if (max_keys != 0 && keys.size() > max_keys) keys.resize(max_keys);
+    std::vector<ObjectInfo> out;
+    out.reserve(keys.size());
+    for (const auto& key : keys) {
+        if (auto found = locate(key, std::nullopt)) {
+            ObjectInfo info = info_of(key, found->meta);
+            info.metadata.clear();
+            out.push_back(std::move(info));
+        }
+    }
+    return out;
+}
+
+std::vector<VersionInfo> FileStore::list_versions(const std::string& key) {
+    validate_key(key);
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+    std::vector<VersionInfo> out;
+    if (auto current = locate(key, std::nullopt)) {
+        const Meta& m = current->meta;
+        out.push_back({key, m.version_id.empty() ? "null" : m.version_id, m.size, m.etag,
+                       m.last_modified, true, false});
+    }
+    std::error_code ec;
+    for (const auto& entry : stdfs::directory_iterator(versions_dir(key), ec)) {
+        if (entry.path().extension() != ".json") continue;
+        auto m = meta_from_json(fs::read_file(entry.path()));
+        if (!m) continue;
+        if (!out.empty() && out.front().is_latest && out.front().version_id == m->version_id) continue;
+        out.push_back({key, m->version_id, m->size, m->etag, m->last_modified, false, m->delete_marker});
+    }
+    std::sort(out.begin(), out.end(), [](const VersionInfo& a, const VersionInfo& b) {
+        if (a.is_latest != b.is_latest) return a.is_latest;
+        return a.version_id > b.version_id;  // ids start with the time: newest first
+    });
+    if (!out.empty() && !out.front().is_latest && out.front().is_delete_marker) out.front().is_latest = true;
+    return out;
+}
+
+}  // namespace k9::store

@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+
+namespace k9 {
+namespace {
+
+using config::ConfigError;
+using config::load_config;
+using config::map_env;
+using config::StoreLocation;
+
+std::string failing_variable(std::map<std::string, std::string> vars) {
+    try {
+        load_config(map_env(std::move(vars)), "/work");
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(e.variable), std::string::npos);
+        return e.variable;
+    }
+    return "(no error)";
+}
+
+TEST(Config, DefaultsAreTheEmbeddedStoreAndTheSeedNames) {
+    auto c = load_config(map_env({}), "/work");
+    EXPECT_EQ(c.environment, "dev");
+    EXPECT_EQ(c.key, "databases/k9_api_dev.db");
+    EXPECT_EQ(c.db_path, "/tmp/k9_api.db");
+    EXPECT_EQ(c.store.kind, StoreLocation::Kind::File);
+    EXPECT_EQ(c.store.dir, "/work/.k9/store");
+    EXPECT_FALSE(c.bucket);
+}
+
+TEST(Config, EnvironmentNamesTheDefaultKey) {
+    auto c = load_config(map_env({{"ENVIRONMENT", "prod"}}), "/work");
+    EXPECT_EQ(c.key, "databases/k9_api_prod.db");
+}
+
+TEST(Config, BucketMakesS3TheDefaultStore) {
+    auto c = load_config(map_env({{"DATABASE_S3_BUCKET", "my-bucket"}}), "/work");
+    EXPECT_EQ(c.store.kind, StoreLocation::Kind::S3);
+    EXPECT_EQ(c.store.bucket, "my-bucket");
+    EXPECT_EQ(c.store.prefix, "");
+    EXPECT_EQ(c.store.url, "s3://my-bucket");
+}
+
+TEST(Config, StoreUrlWinsAndMayCarryAPrefix) {
+    auto c = load_config(map_env({{"K9_STORE_URL", "s3://b-1/some/prefix/"}, {"DATABASE_S3_KEY", "x/y.db"}}), "/");
+    EXPECT_EQ(c.store.bucket, "b-1");
+    EXPECT_EQ(c.store.prefix, "some/prefix");
+    EXPECT_EQ(c.key, "x/y.db");
+    auto f = load_config(map_env({{"K9_STORE_URL", "file:///var/lib/k9/?versions=on"}}), "/");
+    EXPECT_EQ(f.store.dir, "/var/lib/k9");
+    EXPECT_TRUE(f.store.keep_versions);
+}
+
+TEST(Config, RelativeDbPathIsMadeAbsolute) {
+    auto c = load_config(map_env({{"K9_DB_PATH", "data/k9.db"}}), "/work");
+    EXPECT_EQ(c.db_path, "/work/data/k9.db");
+}
+
+TEST(Config, EmptyValuesCountAsUnset) {
+    auto c = load_config(map_env({{"ENVIRONMENT", ""}, {"DATABASE_S3_BUCKET", ""}}), "/work");
+    EXPECT_EQ(c.environment, "dev");
+    EXPECT_EQ(c.store.kind, StoreLocation::Kind::File);
+}
+
+TEST(Config, BadValuesNameTheirVariable) {
+    EXPECT_EQ(failing_variable({{"ENVIRONMENT", "production"}}), "ENVIRONMENT");
+    EXPECT_EQ(failing_variable({{"DATABASE_S3_BUCKET", "Bad_Bucket"}}), "DATABASE_S3_BUCKET");
+    EXPECT_EQ(failing_variable({{"DATABASE_S3_BUCKET", "ab"}}), "DATABASE_S3_BUCKET");
+    EXPECT_EQ(failing_variable({{"DATABASE_S3_KEY", "/abs/key.db"}}), "DATABASE_S3_KEY");
+    EXPECT_EQ(failing_variable({{"DATABASE_S3_KEY", "a//b.db"}}), "DATABASE_S3_KEY");
+    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "http://example"}}), "K9_STORE_URL");
+    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "file://relative/dir"}}), "K9_STORE_URL");
+    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "file:///x?color=blue"}}), "K9_STORE_URL");
+    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "s3://"}}), "K9_STORE_URL");
+    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "s3://other"}, {"DATABASE_S3_BUCKET", "mine"}}), "K9_STORE_URL");
+    EXPECT_EQ(failing_variable({{"K9_DB_PATH", "/tmp"}}), "K9_DB_PATH");
+    EXPECT_EQ(failing_variable({{"K9_DB_PATH", "/tmp/dir/"}}), "K9_DB_PATH");
+}
+
+TEST(Config, SettingsSayWhereEachValueCameFrom) {
+    auto c = load_config(map_env({{"ENVIRONMENT", "staging"}}), "/work");
+    bool saw_env = false, saw_default_key = false;
+    for (const auto& s : c.settings) {
+        if (s.variable == "ENVIRONMENT") saw_env = s.source == "environment" && s.value == "staging";
+        if (s.variable == "DATABASE_S3_KEY") saw_default_key = s.source.rfind("default", 0) == 0;
+    }
+    EXPECT_TRUE(saw_env);
+    EXPECT_TRUE(saw_default_key);
+}
+
+}  // namespace
+}  // namespace k9

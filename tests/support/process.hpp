@@ -1,0 +1,55 @@
+#pragma once
+// Running k9's binaries (and peers such as the AWS CLI) from tests.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace k9::test {
+
+struct ProcessResult {
+    int exit_code = -1;  // 128 + signal when killed by one
+    std::string out;
+    std::string err;
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Runs argv[0] (searched in PATH) with exactly `env` (plus PATH and HOME when absent),
+// in `cwd`, and waits at most `timeout`. stdout and stderr are captured.
+ProcessResult run_process(const std::vector<std::string>& argv, const Env& env,
+                          const std::filesystem::path& cwd = std::filesystem::current_path(),
+                          std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// A process left running; killed (SIGTERM, then SIGKILL) on destruction.
+class BackgroundProcess {
+public:
+    BackgroundProcess(const std::vector<std::string>& argv, const Env& env,
+                      const std::filesystem::path& log_file);
+    ~BackgroundProcess();
+    BackgroundProcess(const BackgroundProcess&) = delete;
+    BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+    pid_t pid() const { return pid_; }
+    bool running();
+    // Sends `sig` and waits up to `timeout` for the exit; returns the exit code (or 128+signal).
+    int stop(int sig, std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+
+private:
+    pid_t pid_ = -1;
+    int status_ = -1;
+};
+
+// The directory holding k9's binaries (build/bin), from the K9_BIN_DIR compile definition.
+std::filesystem::path bin_dir();
+// An environment with only what a test chooses (PATH and HOME are added by run_process).
+Env base_env();
+// A free TCP port on 127.0.0.1.
+int free_port();
+// Waits until 127.0.0.1:port accepts connections; false after `timeout`.
+bool wait_for_port(int port, std::chrono::milliseconds timeout);
+
+}  // namespace k9::test
