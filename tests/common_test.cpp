@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "common/checksum.hpp"
 #include "common/fs.hpp"
 #include "common/hash.hpp"
 #include "common/time.hpp"
@@ -41,6 +42,27 @@ TEST(Hash, FileHashMatchesMemoryHash) {
     const std::string data = random_bytes(3'000'001);
     test::spit(tmp / "f", data);
     EXPECT_EQ(sha256_file_hex(tmp / "f"), sha256_hex(data));
+}
+
+TEST(Checksum, KnownVectors) {
+    // CRC32C check value (RFC 3720 / the CRC catalogue): "123456789" -> 0xE3069283.
+    EXPECT_EQ(crc32c("123456789"), 0xE3069283u);
+    EXPECT_EQ(crc32c(""), 0u);
+    Crc32c parts;
+    parts.update("1234", 4);
+    parts.update("56789", 5);
+    EXPECT_EQ(parts.value(), 0xE3069283u);
+    EXPECT_EQ(parts.base64(), "4waSgw==");
+    // XXH3-128 of the empty input, as published with xxHash.
+    EXPECT_EQ(xxh128_hex(""), "99aa06d3014798d86001c324468d497f");
+}
+
+TEST(Checksum, FileChecksumMatchesMemoryChecksum) {
+    test::TempDir tmp;
+    const std::string data = random_bytes(5'000'003);
+    test::spit(tmp / "f", data);
+    EXPECT_EQ(xxh128_file_hex(tmp / "f"), xxh128_hex(data));
+    EXPECT_NE(xxh128_hex(data), xxh128_hex(data.substr(1)));
 }
 
 TEST(Base64, RoundTripsAndRejectsGarbage) {

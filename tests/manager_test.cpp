@@ -148,6 +148,20 @@ TEST_F(ManagerTest, ASnapshotThatIsNotADuckDBFileIsRefused) {
     EXPECT_FALSE(std::filesystem::exists(local("a")));
 }
 
+TEST_F(ManagerTest, ASnapshotDuckDBCannotOpenIsMovedAsideAndNothingIsCreated) {
+    // Right checksum (uploaded as it is), right magic, damaged inside.
+    seed_snapshot({"base"});
+    std::string bytes = test::slurp(tmp_ / "store" / test::kSnapshotKey);
+    for (std::size_t i = 100; i < 4000; ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0xff);
+    test::spit(tmp_ / "damaged.db", bytes);
+    store_->put_file(tmp_ / "damaged.db", test::kSnapshotKey);
+    const auto path = local("a");
+    auto m = make_manager(path, store_);
+    EXPECT_THROW(m->get_connection(), ColdStartError);
+    EXPECT_FALSE(std::filesystem::exists(path));
+    EXPECT_FALSE(std::filesystem::exists(db::LocalState::path_for(path)));
+}
+
 TEST_F(ManagerTest, DownloadOverAGoodFileKeepsItWhenTheSnapshotIsCorrupt) {
     seed_snapshot({"base"});
     const auto target = tmp_ / "good.db";

@@ -2,7 +2,6 @@
 
 #include "cli/format.hpp"
 #include "common/fs.hpp"
-#include "common/hash.hpp"
 #include "common/log.hpp"
 #include "db/local_state.hpp"
 #include "db/migrations.hpp"
@@ -92,8 +91,7 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
     store::PutOptions put;
     put.precondition = remote ? store::Precondition::if_match(remote->etag)
                               : store::Precondition::if_none_match_any();
-    put.metadata = {{db::kMetaSha256, sha256_file_hex(file)},
-                    {db::kMetaSeq, std::to_string(facts.seq)},
+    put.metadata = {{db::kMetaSeq, std::to_string(facts.seq)},
                     {db::kMetaSchema, std::to_string(facts.schema)}};
     store::ObjectInfo info;
     try {

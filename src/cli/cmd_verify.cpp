@@ -50,7 +50,8 @@ int run_verify(Context& ctx, std::ostream& out) {
         auto fetched = db::fetch_snapshot(ctx.store(), cfg.key, dir);
         remote = db::summarize_tables(fetched.file.path());
         out << "  ok: " << human_bytes(fetched.info.size) << ", ETag " << fetched.info.etag
-            << (fetched.info.metadata.count(db::kMetaSha256) ? ", SHA-256 matches" : ", no k9 checksum")
+            << (fetched.info.checksum.empty() ? ", no k9 checksum (not uploaded by k9)"
+                                              : ", checksum matches")
             << ", DuckDB opens it\n";
         print_summary(*remote, out);
     } catch (const store::StoreError& e) {

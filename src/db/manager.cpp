@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/hash.hpp"
+#include "common/checksum.hpp"
 #include "common/log.hpp"
 #include "db/migrations.hpp"
 #include "db/snapshot.hpp"
@@ -34,7 +34,7 @@ std::uint64_t size_or_zero(const stdfs::path& p) {
 
 // Moves an unusable local file (and its WAL) aside instead of deleting it.
 void move_aside(const stdfs::path& db_path, Micros now) {
-    const std::string suffix = ".corrupt-" + std::to_string(now / 1'000'000);
+    const std::string suffix = ".corrupt-" + std::to_string(now);
     for (const std::string ext : {"", ".wal"}) {
         const std::string from = db_path.string() + ext;
         if (::access(from.c_str(), F_OK) == 0) {
@@ -133,8 +133,9 @@ void DatabaseManager::cold_start() {
                          {{"path", path.string()}});
         }
         try {
-            FetchedSnapshot fetched =
-                fetch_snapshot(*store_, options_.key, path.parent_path(), options_.download_progress);
+            // No separate DuckDB open of the temp file: the real open below checks it.
+            FetchedSnapshot fetched = fetch_snapshot(*store_, options_.key, path.parent_path(),
+                                                     options_.download_progress, false);
             if (local_exists) move_aside(path, options_.clock());
             install_snapshot(fetched, path);
             state = LocalState{remote, LocalState::Origin::Downloaded, fetched.info.etag, 0, 0,
@@ -163,6 +164,14 @@ void DatabaseManager::cold_start() {
         db = std::make_unique<duck::Database>(path, duckdb_options(path));
         conn = std::make_unique<duck::Connection>(*db);
     } catch (const duck::Error& e) {
+        if (source == "downloaded") {
+            // Checksum and magic were right, yet DuckDB refuses the file: keep it aside.
+            move_aside(path, options_.clock());
+            std::error_code ec;
+            stdfs::remove(LocalState::path_for(path), ec);
+            throw ColdStartError("cannot start: " + remote + " cannot be opened by DuckDB (" +
+                                 e.what() + "); it was moved aside. Restore a good version.");
+        }
         throw ColdStartError(e.what());
     }
     const int schema_before = schema_version(*conn);
@@ -247,11 +256,10 @@ PersistResult DatabaseManager::persist_to_s3() {
         fs::copy_into(path, snapshot->fd(), snapshot->path());
     }
 
-    const std::string sha = sha256_file_hex(snapshot->path());
     store::PutOptions put;
     put.precondition = state.base_etag ? store::Precondition::if_match(*state.base_etag)
                                        : store::Precondition::if_none_match_any();
-    put.metadata = {{kMetaSha256, sha}, {kMetaSeq, std::to_string(seq)}, {kMetaSchema, std::to_string(schema)}};
+    put.metadata = {{kMetaSeq, std::to_string(seq)}, {kMetaSchema, std::to_string(schema)}};
     put.progress = options_.upload_progress;
     store::ObjectInfo info;
     try {
@@ -260,11 +268,8 @@ PersistResult DatabaseManager::persist_to_s3() {
         if (!e.is_precondition_failed()) throw;
         // A retry after a lost response finds its own upload: same bytes, same checksum.
         auto remote = store_->head_if_exists(options_.key);
-        bool ours = false;
-        if (remote) {
-            auto it = remote->metadata.find(kMetaSha256);
-            ours = it != remote->metadata.end() && it->second == sha;
-        }
+        const bool ours = remote && !remote->checksum.empty() &&
+                          remote->checksum == xxh128_file_hex(snapshot->path());
         if (!ours) {
             const std::string why =
                 state.base_etag

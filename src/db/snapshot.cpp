@@ -3,7 +3,6 @@
 #include <cstring>
 
 #include "common/fs.hpp"
-#include "common/hash.hpp"
 #include "db/duck.hpp"
 
 namespace k9::db {
@@ -36,7 +35,7 @@ bool has_duckdb_magic(const stdfs::path& path) {
 }
 
 void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info,
-                          const std::string& source_url) {
+                          const std::string& source_url, bool open_check) {
     const std::int64_t size = fs::file_size_or_negative(file);
     if (size < 0 || static_cast<std::uint64_t>(size) != info.size) {
         throw StoreError(ErrorKind::Corrupt, "download of " + source_url + " is incomplete: got " +
@@ -48,13 +47,7 @@ void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info
                          source_url + " is not a DuckDB database (no 'DUCK' magic at byte 8); "
                                       "replace it with k9db --upload --file <db> --force");
     }
-    if (auto it = info.metadata.find(kMetaSha256); it != info.metadata.end()) {
-        if (sha256_file_hex(file) != it->second) {
-            throw StoreError(ErrorKind::Corrupt,
-                             source_url + " does not match the SHA-256 recorded when k9 uploaded it; "
-                                          "the object is damaged: restore an earlier version");
-        }
-    }
+    if (!open_check) return;
     try {
         duck::Database db(file, read_only_options(file));
         duck::Connection conn(db);
@@ -66,12 +59,13 @@ void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info
 }
 
 FetchedSnapshot fetch_snapshot(store::ObjectStore& store, const std::string& key,
-                               const stdfs::path& dir, const store::ProgressFn& progress) {
+                               const stdfs::path& dir, const store::ProgressFn& progress,
+                               bool open_check) {
     FetchedSnapshot fetched{fs::TempFile(dir.empty() ? stdfs::path(".") : dir, "k9-download"), {}};
     store::GetOptions options;
     options.progress = progress;
     fetched.info = store.get_file(key, fetched.file.path(), options);
-    verify_snapshot_file(fetched.file.path(), fetched.info, store.url_for(key));
+    verify_snapshot_file(fetched.file.path(), fetched.info, store.url_for(key), open_check);
     return fetched;
 }
 

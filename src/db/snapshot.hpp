@@ -1,9 +1,9 @@
 #pragma once
 // Snapshots: a whole database file as one object in the store. Downloads land in a
 // temp file beside the target and are installed (renamed) only after they are
-// verified: right size, DuckDB's magic bytes, k9's SHA-256 from the object metadata
-// when present, and DuckDB itself opening the file. On any failure the target and
-// its .wal are untouched.
+// verified: the store's checksum (checked by the backend on every whole-object get),
+// the right size, DuckDB's magic bytes, and optionally DuckDB itself opening the file.
+// On any failure the target and its .wal are untouched.
 
 #include <cstdint>
 #include <filesystem>
@@ -17,8 +17,7 @@
 
 namespace k9::db {
 
-// Object metadata k9 writes on every snapshot.
-inline constexpr const char* kMetaSha256 = "k9-sha256";
+// Object metadata k9 writes on every snapshot (the checksum is the store's own).
 inline constexpr const char* kMetaSeq = "k9-seq";
 inline constexpr const char* kMetaSchema = "k9-schema";
 
@@ -26,8 +25,10 @@ inline constexpr const char* kMetaSchema = "k9-schema";
 bool has_duckdb_magic(const std::filesystem::path& path);
 
 // Throws StoreError(Corrupt) explaining what is wrong with `file` as a copy of `info`.
+// With `open_check`, DuckDB must also open it (about 20 ms: skipped at cold start,
+// where the real open right after installing does the same check).
 void verify_snapshot_file(const std::filesystem::path& file, const store::ObjectInfo& info,
-                          const std::string& source_url);
+                          const std::string& source_url, bool open_check = true);
 
 // A verified download waiting in a temp file beside its target.
 struct FetchedSnapshot {
@@ -39,7 +40,7 @@ struct FetchedSnapshot {
 // (NotFound when the object does not exist, Corrupt when verification fails).
 FetchedSnapshot fetch_snapshot(store::ObjectStore& store, const std::string& key,
                                const std::filesystem::path& dir,
-                               const store::ProgressFn& progress = {});
+                               const store::ProgressFn& progress = {}, bool open_check = true);
 
 // Renames a fetched snapshot to `target`, first removing a stale target.wal (a WAL
 // left by an earlier database at this path would be replayed onto this one).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/fs.hpp"
+#include "common/checksum.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
@@ -29,7 +30,7 @@ constexpr std::int64_t kStaleTempMicros = 3600LL * 1'000'000;
 // What the meta file records about one object (or one version of it).
 struct Meta {
     std::string etag;
-    std::string sha256;
+    std::string checksum;  // XXH3-128 hex
     std::uint64_t size = 0;
     std::uint64_t inode = 0;
     std::int64_t last_modified = 0;
@@ -39,7 +40,7 @@ struct Meta {
 };
 
 json to_json(const Meta& m) {
-    return json{{"etag", m.etag},          {"sha256", m.sha256},
+    return json{{"etag", m.etag},          {"xxh128", m.checksum},
                 {"size", m.size},          {"inode", m.inode},
                 {"last_modified", m.last_modified}, {"version_id", m.version_id},
                 {"metadata", m.metadata},  {"delete_marker", m.delete_marker}};
@@ -50,7 +51,7 @@ std::optional<Meta> meta_from_json(const std::string& text) {
         const json j = json::parse(text);
         Meta m;
         m.etag = j.at("etag").get<std::string>();
-        m.sha256 = j.at("sha256").get<std::string>();
+        m.checksum = j.at("xxh128").get<std::string>();
         m.size = j.at("size").get<std::uint64_t>();
         m.inode = j.at("inode").get<std::uint64_t>();
         m.last_modified = j.at("last_modified").get<std::int64_t>();
@@ -63,7 +64,7 @@ std::optional<Meta> meta_from_json(const std::string& text) {
     }
 }
 
-std::string etag_of(const std::string& sha256_hex) { return "\"" + sha256_hex.substr(0, 32) + "\""; }
+std::string etag_of(const std::string& checksum) { return "\"" + checksum + "\""; }
 
 std::string new_version_id() {
     char buf[32];
@@ -73,7 +74,7 @@ std::string new_version_id() {
 }
 
 ObjectInfo info_of(const std::string& key, const Meta& m) {
-    return ObjectInfo{key, m.size, m.etag, m.version_id, m.last_modified, m.metadata};
+    return ObjectInfo{key, m.size, m.etag, m.version_id, m.last_modified, m.metadata, m.checksum};
 }
 
 void check_metadata(const Metadata& metadata) {
@@ -101,7 +102,7 @@ fs::Fd open_dest(const stdfs::path& dest) {
 
 // Copies [offset, offset+length) of `in` to `out`, hashing when `hash` is set.
 std::uint64_t copy_span(int in, const stdfs::path& in_path, int out, const stdfs::path& out_path,
-                        std::uint64_t offset, std::uint64_t length, Sha256* hash,
+                        std::uint64_t offset, std::uint64_t length, Xxh128* hash,
                         const ProgressFn& progress) {
     std::vector<char> buf(std::min<std::uint64_t>(kCopyChunk, std::max<std::uint64_t>(length, 1)));
     std::uint64_t done = 0;
@@ -126,7 +127,7 @@ struct FileStore::Located {
 
 struct FileStore::Staged {
     fs::TempFile file;
-    std::string sha256;
+    std::string checksum;
     std::uint64_t size = 0;
 };
 
@@ -188,8 +189,8 @@ std::optional<FileStore::Located> FileStore::locate(const std::string& key,
             log::warning("file store: recomputing the checksum of an object whose meta is stale",
                          {{"object", url_for(key)}});
             Meta fresh;
-            fresh.sha256 = sha256_file_hex(data);
-            fresh.etag = etag_of(fresh.sha256);
+            fresh.checksum = xxh128_file_hex(data);
+            fresh.etag = etag_of(fresh.checksum);
             fresh.size = static_cast<std::uint64_t>(st.st_size);
             fresh.inode = st.st_ino;
             fresh.last_modified = static_cast<std::int64_t>(st.st_mtime) * 1'000'000;
@@ -253,11 +254,10 @@ ObjectInfo FileStore::get_file(const std::string& key, const stdfs::path& dest,
         copy_span(in.get(), found.file, out.get(), dest, first, last - first + 1, nullptr,
                   options.progress);
     } else {
-        Sha256 hash;
+        Xxh128 hash;
         const std::uint64_t copied =
             copy_span(in.get(), found.file, out.get(), dest, 0, size, &hash, options.progress);
-        const std::string actual = to_hex(hash.finish());
-        if (copied != size || actual != found.meta.sha256) {
+        if (copied != size || hash.hex() != found.meta.checksum) {
             throw StoreError(ErrorKind::Corrupt,
                              "object " + url_for(key) +
                                  " does not match its checksum (the file was changed outside k9 "
@@ -280,7 +280,7 @@ std::string FileStore::get_bytes(const std::string& key, ObjectInfo* info) {
     }
     std::string bytes(found.meta.size, '\0');
     const std::size_t n = fs::pread_full(in.get(), bytes.data(), bytes.size(), 0, found.file);
-    if (n != bytes.size() || sha256_hex(bytes) != found.meta.sha256) {
+    if (n != bytes.size() || xxh128_hex(bytes) != found.meta.checksum) {
         throw StoreError(ErrorKind::Corrupt, "object " + url_for(key) + " does not match its checksum");
     }
     if (info != nullptr) *info = info_of(key, found.meta);
@@ -300,10 +300,10 @@ ObjectInfo FileStore::put_file(const stdfs::path& src, const std::string& key,
     }
     struct stat st {};
     if (::fstat(in.get(), &st) != 0) fs::throw_errno("stat", src);
-    Sha256 hash;
+    Xxh128 hash;
     staged.size = copy_span(in.get(), src, staged.file.fd(), staged.file.path(), 0,
                             static_cast<std::uint64_t>(st.st_size), &hash, options.progress);
-    staged.sha256 = to_hex(hash.finish());
+    staged.checksum = hash.hex();
     return commit(std::move(staged), key, options);
 }
 
@@ -311,7 +311,7 @@ ObjectInfo FileStore::put_bytes(std::string_view bytes, const std::string& key,
                                 const PutOptions& options) {
     validate_key(key);
     check_metadata(options.metadata);
-    Staged staged{fs::TempFile(internal_ / "tmp", "put"), sha256_hex(bytes), bytes.size()};
+    Staged staged{fs::TempFile(internal_ / "tmp", "put"), xxh128_hex(bytes), bytes.size()};
     fs::write_all(staged.file.fd(), bytes.data(), bytes.size(), staged.file.path());
     return commit(std::move(staged), key, options);
 }
@@ -323,8 +323,8 @@ ObjectInfo FileStore::commit(Staged staged, const std::string& key, const PutOpt
     if (::fstat(staged.file.fd(), &st) != 0) fs::throw_errno("stat", staged.file.path());
 
     Meta meta;
-    meta.sha256 = staged.sha256;
-    meta.etag = etag_of(staged.sha256);
+    meta.checksum = staged.checksum;
+    meta.etag = etag_of(staged.checksum);
     meta.size = staged.size;
     meta.inode = st.st_ino;
     meta.last_modified = system_now();

@@ -4,7 +4,7 @@
 //
 // Layout:
 //   DIR/<key>                          the object's bytes
-//   DIR/.k9store/meta/<key>.json       etag (SHA-256 of the bytes), size, inode, metadata
+//   DIR/.k9store/meta/<key>.json       etag (XXH3-128 of the bytes), size, inode, metadata
 //   DIR/.k9store/versions/<key>/<id>   earlier versions (when versions are kept)
 //   DIR/.k9store/tmp/                  writes in progress
 //   DIR/.k9store/lock                  flock: preconditions hold between processes

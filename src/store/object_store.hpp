@@ -30,6 +30,9 @@ struct ObjectInfo {
     std::string version_id;         // empty when the store keeps no versions
     std::int64_t last_modified = 0;  // microseconds since the epoch
     Metadata metadata;               // filled by head/get/put, not by list
+    // k9's XXH3-128 of the bytes (hex), recorded by every k9 put and verified by every
+    // whole-object get; empty for objects k9 did not write (e.g. by `aws s3 cp`).
+    std::string checksum;
 };
 
 struct VersionInfo {
@@ -79,14 +82,15 @@ public:
     // Writes the object's bytes (or the range) to `dest`, created or truncated. On any
     // error `dest` may hold partial bytes: callers download into a temp file and
     // install it only after it is verified. Whole-object reads are checked against
-    // the store's checksum: a mismatch throws Corrupt.
+    // the object's checksum when it has one: a mismatch throws Corrupt.
     virtual ObjectInfo get_file(const std::string& key, const std::filesystem::path& dest,
                                 const GetOptions& options = {}) = 0;
     // Small objects (journal entries): the whole body in memory.
     virtual std::string get_bytes(const std::string& key, ObjectInfo* info = nullptr) = 0;
 
     // Stores the file's bytes at `key` atomically: readers see the old object or the
-    // new one, never a mix. Returns the new object's info (etag, version id).
+    // new one, never a mix. Records the bytes' checksum with the object. Returns the
+    // new object's info (etag, version id, checksum).
     virtual ObjectInfo put_file(const std::filesystem::path& src, const std::string& key,
                                 const PutOptions& options = {}) = 0;
     virtual ObjectInfo put_bytes(std::string_view bytes, const std::string& key,
