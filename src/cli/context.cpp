@@ -11,7 +11,7 @@ const config::Config& Context::config() {
 }
 
 std::shared_ptr<store::ObjectStore> Context::store_ptr() {
-    if (!store_) store_ = store::open_store(config().store);
+    if (!store_) store_ = store::open_store(config(), env_);
     return store_;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <strings.h>
 #include <mutex>
 
 #include "common/fs.hpp"
@@ -32,6 +33,7 @@ struct CurlSlist {
 
 // Per-transfer state the curl callbacks see.
 struct Transfer {
+    CURL* handle = nullptr;
     const Request* request = nullptr;
     Response* response = nullptr;
     fs::Fd body_fd;
@@ -43,7 +45,9 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
     auto* t = static_cast<Transfer*>(user);
     const std::size_t bytes = size * n;
     t->response->body_bytes += bytes;
-    if (t->request->on_body) {
+    long status = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+    if (t->request->on_body && status >= 200 && status < 300) {  // error documents stay in memory
         if (!t->request->on_body(data, bytes)) {
             t->aborted_by_callback = true;
             return 0;  // curl aborts with CURLE_WRITE_ERROR
@@ -163,6 +167,7 @@ Response Client::send(const Request& request) {
     t.response = &response;
 
     CURL* h = pool_->take();
+    t.handle = h;
     struct GiveBack {
         Pool& pool;
         CURL* h;
@@ -210,7 +215,10 @@ Response Client::send(const Request& request) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
         if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-        if (request.body.empty()) headers.add("Content-Type:");
+        const bool typed = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& hv) {
+            return strcasecmp(hv.first.c_str(), "content-type") == 0;
+        });
+        if (!typed) headers.add("Content-Type:");  // not curl's form-urlencoded default
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
 

@@ -33,8 +33,8 @@ struct Request {
     Headers headers;
     std::string body;                  // sent when body_file is unset (and non-empty, or a PUT/POST)
     std::optional<FileSpan> body_file;  // sent instead of `body`
-    // Response body bytes go here when set (streaming); otherwise into Response::body.
-    // Return false to abort the transfer.
+    // 2xx response body bytes go here when set (streaming); otherwise, and for error
+    // responses, into Response::body. Return false to abort the transfer.
     std::function<bool(const char* data, std::size_t size)> on_body;
     // Called with the running count of body bytes sent or received.
     std::function<void(std::uint64_t bytes)> on_progress;

@@ -153,6 +153,8 @@ Config load_config(const EnvLookup& env, const stdfs::path& cwd) {
         c.settings.push_back({"K9_STORE_URL", c.store.url,
                               "default: embedded file store (DATABASE_S3_BUCKET is not set)"});
     }
+    const bool s3 = c.store.kind == StoreLocation::Kind::S3;
+    c.s3 = load_s3_settings(env, s3 ? &c.settings : nullptr);
     return c;
 }
 

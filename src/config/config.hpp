@@ -8,6 +8,7 @@
 //                        when that is set, else file://<cwd>/.k9/store
 // A bad value throws ConfigError naming the variable and what it allows.
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -48,12 +49,37 @@ struct Setting {
     std::string source;  // "environment" or "default: ..."
 };
 
+// How k9 talks to S3 (used when the store is s3://).
+//   AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL   custom endpoint (path-style addressing)
+//   AWS_REGION > AWS_DEFAULT_REGION          region (default us-east-1)
+//   AWS_MAX_ATTEMPTS                         attempts per request (default 3)
+//   K9_S3_PART_SIZE_MB (8), K9_S3_MULTIPART_THRESHOLD_MB (16), K9_S3_CONCURRENCY (8)
+//   K9_S3_SSE = AES256 | aws:kms | none (default AES256), K9_S3_SSE_KMS_KEY_ID
+//   K9_S3_RETRY_BASE_MS (1000)               backoff base: rand() * min(base * 2^n, 20 s)
+//   K9_S3_STALL_TIMEOUT_S (30)               abort a transfer with no progress for this long
+struct S3Settings {
+    std::optional<std::string> endpoint;  // scheme://host[:port], no trailing slash
+    std::string region = "us-east-1";
+    int max_attempts = 3;
+    std::uint64_t part_size = 8ull << 20;
+    std::uint64_t multipart_threshold = 16ull << 20;
+    int concurrency = 8;
+    std::string sse = "AES256";  // "" when none
+    std::string sse_kms_key_id;
+    int retry_base_ms = 1000;
+    int stall_timeout_s = 30;
+};
+
+// Reads S3Settings from the environment; throws ConfigError naming the variable.
+S3Settings load_s3_settings(const EnvLookup& env, std::vector<Setting>* settings = nullptr);
+
 struct Config {
     std::string environment = "dev";
     std::optional<std::string> bucket;
     std::string key;
     std::filesystem::path db_path;
     StoreLocation store;
+    S3Settings s3;
     std::vector<Setting> settings;  // for display, in a stable order
 };
 

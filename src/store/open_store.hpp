@@ -1,5 +1,5 @@
 #pragma once
-// Opens the object store a StoreLocation names (file:// or s3://).
+// Opens the object store a configuration names (file:// or s3://).
 
 #include <memory>
 
@@ -8,6 +8,6 @@
 
 namespace k9::store {
 
-std::shared_ptr<ObjectStore> open_store(const config::StoreLocation& location);
+std::shared_ptr<ObjectStore> open_store(const config::Config& config, const config::EnvLookup& env);
 
 }  // namespace k9::store

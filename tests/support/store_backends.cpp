@@ -3,6 +3,7 @@
 #include <list>
 
 #include "store/file_store.hpp"
+#include "support/moto.hpp"
 #include "support/temp_dir.hpp"
 
 namespace k9::test {
@@ -18,6 +19,11 @@ std::list<TempDir>& folders() {
 std::vector<BackendFactory> all_backends() {
     return {
         {"file", [] { return std::make_shared<store::FileStore>(folders().emplace_back().path() / "store"); }},
+        {"s3", [] {
+             auto& moto = Moto::instance();
+             moto.create_bucket("k9-conformance");
+             return moto.store("k9-conformance", "t-" + unique_name());
+         }},
     };
 }
 

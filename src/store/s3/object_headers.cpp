@@ -1,0 +1,38 @@
+#include "store/s3/object_headers.hpp"
+
+#include "store/s3/xml.hpp"
+
+namespace k9::store::s3 {
+
+ObjectInfo object_info(const std::string& key, const http::Response& r) {
+    ObjectInfo info;
+    info.key = key;
+    if (auto v = r.header("content-length")) info.size = std::stoull(*v);
+    info.etag = r.header("etag").value_or("");
+    info.version_id = r.header("x-amz-version-id").value_or("");
+    if (info.version_id == "null") info.version_id.clear();
+    if (auto v = r.header("last-modified")) info.last_modified = parse_s3_time(*v);
+    constexpr std::string_view kPrefix = "x-amz-meta-";
+    for (const auto& [name, value] : r.headers) {
+        if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+        const std::string meta = name.substr(kPrefix.size());
+        if (meta == kChecksumMeta) {
+            info.checksum = value;
+        } else {
+            info.metadata[meta] = value;
+        }
+    }
+    return info;
+}
+
+http::Headers metadata_headers(const Metadata& metadata, const std::string& checksum) {
+    http::Headers h;
+    for (const auto& [name, value] : metadata) {
+        if (name == kChecksumMeta) continue;  // k9's own, set below
+        h.emplace_back("x-amz-meta-" + name, value);
+    }
+    if (!checksum.empty()) h.emplace_back(std::string("x-amz-meta-") + kChecksumMeta, checksum);
+    return h;
+}
+
+}  // namespace k9::store::s3

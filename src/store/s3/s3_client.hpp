@@ -1,0 +1,88 @@
+#pragma once
+// S3Client: one signed S3 request, with retries, mapped to StoreError. It knows
+// addressing (path-style for custom endpoints, virtual-hosted for AWS), signing
+// (SigV4 by k9, time from the injected clock), the retry rules (standard mode), and
+// how S3's status codes and error documents translate into the store's error kinds
+// with messages that say what to check. The ObjectStore operations live in S3Store.
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/http_client.hpp"
+#include "common/time.hpp"
+#include "config/config.hpp"
+#include "store/s3/credentials.hpp"
+#include "store/s3/retry.hpp"
+#include "store/s3/xml.hpp"
+
+namespace k9::store::s3 {
+
+struct S3Call {
+    std::string op;      // S3 operation name for messages: "GetObject", ...
+    std::string method;  // GET, PUT, POST, HEAD, DELETE
+    std::string key;     // object key relative to the store (the prefix is added); "" = bucket
+    std::vector<std::pair<std::string, std::string>> query;  // decoded
+    http::Headers headers;
+    std::string body;                       // small bodies (XML)
+    std::optional<http::FileSpan> body_file;  // large bodies, sent with UNSIGNED-PAYLOAD
+    // Streaming response body (GetObject). Called again from the start on a retry:
+    // before_attempt runs first so the sink can rewind.
+    std::function<bool(const char*, std::size_t)> on_body;
+    std::function<void()> before_attempt;
+    std::function<void(std::uint64_t)> on_progress;
+    // Check a 2xx reply; throw StoreError to fail it or return false to retry it
+    // (e.g. a 200 CompleteMultipartUpload carrying an error, a short ranged body).
+    std::function<bool(const http::Response&)> validate;
+};
+
+struct Counters {
+    std::uint64_t requests = 0;
+    std::uint64_t retries = 0;
+};
+
+class S3Client {
+public:
+    S3Client(config::StoreLocation location, config::S3Settings settings,
+             std::shared_ptr<CredentialsProvider> credentials, Clock clock = system_clock());
+
+    // Sends `call` until it succeeds or the retry budget is spent. Returns 2xx replies
+    // and those whose status is in `accept`; throws StoreError otherwise.
+    http::Response send(const S3Call& call, std::initializer_list<int> accept = {});
+
+    // s3://bucket/prefix/key
+    std::string url_for(const std::string& key) const;
+    std::string full_key(const std::string& key) const;
+    const config::S3Settings& settings() const { return settings_; }
+    RetryPolicy& retry_policy() { return retry_; }
+    Counters counters() const;
+
+private:
+    struct Target {
+        std::string url;
+        std::string host;
+        std::string canonical_uri;
+    };
+    Target target(const S3Call& call) const;
+    http::Request build(const S3Call& call, const Credentials& creds) const;
+    StoreError map_error(const S3Call& call, int status, const std::optional<S3Error>& err) const;
+
+    config::StoreLocation location_;
+    config::S3Settings settings_;
+    std::shared_ptr<CredentialsProvider> credentials_;
+    Clock clock_;
+    RetryPolicy retry_;
+    RetryQuota quota_;
+    mutable http::Client http_;
+    mutable std::mutex counters_mutex_;
+    Counters counters_;
+};
+
+// An HttpFetch (for the credential providers) on a k9 HTTP client.
+HttpFetch http_fetch(std::shared_ptr<http::Client> client);
+
+}  // namespace k9::store::s3

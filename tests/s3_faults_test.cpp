@@ -1,0 +1,174 @@
+// S3 under faults, through a fault-injecting proxy in front of moto: error bursts,
+// connections dropped mid-body, truncated and altered bodies, stalls. Each case ends
+// in success within the retry budget or in a clear error, and never with a corrupt or
+// partial database installed.
+#include <gtest/gtest.h>
+
+#include "common/checksum.hpp"
+#include "common/hash.hpp"
+#include "repo/user_repository.hpp"
+#include "support/db_fixture.hpp"
+#include "support/fault_proxy.hpp"
+#include "support/moto.hpp"
+#include "support/temp_dir.hpp"
+
+namespace k9 {
+namespace {
+
+using store::ErrorKind;
+using store::StoreError;
+using test::Fault;
+using test::FaultRule;
+
+class S3FaultsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        moto_.create_bucket(bucket_);
+        settings_ = moto_.settings();
+        settings_.endpoint = proxy_.endpoint();
+        settings_.part_size = 5ull << 20;
+        settings_.multipart_threshold = 5ull << 20;
+        settings_.concurrency = 3;
+        settings_.stall_timeout_s = 1;
+        store_ = moto_.store(bucket_, "f-" + test::unique_name(), settings_);
+        data_ = random_bytes(12 * 1024 * 1024 + 99);  // three parts
+        test::spit(tmp_ / "src", data_);
+    }
+    ErrorKind kind_of(const std::function<void()>& fn, std::string* message = nullptr) {
+        try {
+            fn();
+        } catch (const StoreError& e) {
+            if (message != nullptr) *message = e.what();
+            return e.kind();
+        }
+        ADD_FAILURE() << "expected a StoreError";
+        return ErrorKind::InvalidArgument;
+    }
+    std::uint64_t retries() { return store_->client().counters().retries; }
+
+    test::Moto& moto_ = test::Moto::instance();
+    test::FaultProxy proxy_{moto_.port()};
+    std::string bucket_ = "k9-faults";
+    config::S3Settings settings_;
+    std::shared_ptr<store::s3::S3Store> store_;
+    std::string data_;
+    test::TempDir tmp_;
+};
+
+TEST_F(S3FaultsTest, SlowDownBurstsAreRetriedToSuccess) {
+    store_->put_file(tmp_ / "src", "db");
+    proxy_.add({Fault::Status, "GET", "", "", 2, 503, "SlowDown"});
+    const auto before = retries();
+    store_->get_file("db", tmp_ / "out");
+    EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
+    EXPECT_EQ(retries() - before, 2u);
+}
+
+TEST_F(S3FaultsTest, ABurstLongerThanTheBudgetIsAClearTransientError) {
+    store_->put_file(tmp_ / "src", "db");
+    proxy_.add({Fault::Status, "GET", "", "", -1, 503, "SlowDown"});
+    std::string message;
+    EXPECT_EQ(kind_of([&] { store_->get_file("db", tmp_ / "out"); }, &message), ErrorKind::Transient);
+    EXPECT_NE(message.find("3 attempt"), std::string::npos) << message;
+    EXPECT_NE(message.find("SlowDown"), std::string::npos) << message;
+}
+
+TEST_F(S3FaultsTest, AConnectionResetMidBodyRetriesOnlyThatPart) {
+    store_->put_file(tmp_ / "src", "db");
+    proxy_.add({Fault::Reset, "GET", "", "range: bytes=5242880-", 1});
+    const auto seen = proxy_.requests_seen();
+    store_->get_file("db", tmp_ / "out");
+    EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
+    EXPECT_EQ(proxy_.requests_seen() - seen, 4) << "three parts plus one retried part";
+}
+
+TEST_F(S3FaultsTest, ATruncatedBodyIsRetried) {
+    store_->put_bytes("a small object", "small");
+    proxy_.add({Fault::Truncate, "GET", "", "", 1});
+    EXPECT_EQ(store_->get_bytes("small"), "a small object");
+}
+
+TEST_F(S3FaultsTest, AlteredBytesAreCaughtByTheChecksum) {
+    store_->put_file(tmp_ / "src", "db");
+    proxy_.add({Fault::FlipBytes, "GET", "", "range: bytes=10485760-", 1});
+    std::string message;
+    EXPECT_EQ(kind_of([&] { store_->get_file("db", tmp_ / "out"); }, &message), ErrorKind::Corrupt);
+    EXPECT_NE(message.find("checksum"), std::string::npos) << message;
+}
+
+TEST_F(S3FaultsTest, AStalledServerTimesOutAndIsRetried) {
+    store_->put_bytes("patience", "slow");
+    proxy_.add({Fault::Stall, "GET", "", "", 1, 0, "", 2500});
+    const auto before = retries();
+    EXPECT_EQ(store_->get_bytes("slow"), "patience");
+    EXPECT_EQ(retries() - before, 1u);
+}
+
+TEST_F(S3FaultsTest, UploadsSurviveErrorsAndResetsOnParts) {
+    proxy_.add({Fault::Status, "PUT", "partNumber=2", "", 1, 500, "InternalError"});
+    proxy_.add({Fault::Reset, "PUT", "partNumber=3", "", 1});
+    auto info = store_->put_file(tmp_ / "src", "up");
+    EXPECT_EQ(info.checksum, xxh128_hex(data_));
+    store_->get_file("up", tmp_ / "out");
+    EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
+}
+
+TEST_F(S3FaultsTest, ACompleteThatAnswers200WithAnErrorIsRetried) {
+    proxy_.add({Fault::Status, "POST", "uploadId=", "", 1, 200, "InternalError"});
+    store_->put_file(tmp_ / "src", "complete");
+    store_->get_file("complete", tmp_ / "out");
+    EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
+}
+
+TEST_F(S3FaultsTest, TheCompleteCarriesThePreconditionAndA412AbortsTheUpload) {
+    proxy_.add({Fault::Status, "POST", "uploadId=", "if-none-match: *", 1, 412, "PreconditionFailed"});
+    store::PutOptions o;
+    o.precondition = store::Precondition::if_none_match_any();
+    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "src", "cond", o); }), ErrorKind::PreconditionFailed);
+    EXPECT_EQ(proxy_.faults_injected(), 1) << "the precondition header must be on the Complete request";
+    EXPECT_FALSE(store_->head_if_exists("cond"));
+    store::s3::S3Call list{"ListMultipartUploads", "GET", "", {{"uploads", ""}}, {}, {}, {}, {}, {}, {}, {}};
+    EXPECT_EQ(moto_.store(bucket_)->client().send(list).body.find("<Upload>"), std::string::npos)
+        << "the failed upload was aborted, no parts left";
+}
+
+TEST_F(S3FaultsTest, ConditionalRequestConflictIsRetriedThenAPreconditionFailure) {
+    proxy_.add({Fault::Status, "PUT", "", "", -1, 409, "ConditionalRequestConflict"});
+    store::PutOptions o;
+    o.precondition = store::Precondition::if_none_match_any();
+    EXPECT_EQ(kind_of([&] { store_->put_bytes("x", "conflict", o); }), ErrorKind::PreconditionFailed);
+    EXPECT_EQ(proxy_.faults_injected(), 3);
+}
+
+TEST_F(S3FaultsTest, AccessDeniedIsNotRetriedAndSaysWhatToCheck) {
+    proxy_.add({Fault::Status, "GET", "", "", -1, 403, "AccessDenied"});
+    std::string message;
+    EXPECT_EQ(kind_of([&] { store_->get_bytes("anything"); }, &message), ErrorKind::AccessDenied);
+    EXPECT_EQ(proxy_.faults_injected(), 1);
+    EXPECT_NE(message.find("s3:GetObject"), std::string::npos) << message;
+}
+
+TEST_F(S3FaultsTest, ColdStartThroughFaultsNeverInstallsABadDatabase) {
+    const auto seed = test::make_manager(tmp_ / "seed.db", store_);
+    repo::UserRepository(*seed).upsert_profile("u", {"U", {}, {}, {}});
+    seed->persist_to_s3();
+
+    proxy_.add({Fault::FlipBytes, "GET", "", "", 1});
+    auto altered = test::make_manager(tmp_ / "a.db", store_);
+    EXPECT_THROW(altered->get_connection(), db::ColdStartError);
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "a.db"));
+
+    proxy_.clear();
+    proxy_.add({Fault::Status, "GET", "", "", -1, 503, "SlowDown"});
+    auto unavailable = test::make_manager(tmp_ / "b.db", store_);
+    EXPECT_THROW(unavailable->get_connection(), db::ColdStartError);
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "b.db"));
+
+    proxy_.clear();
+    proxy_.add({Fault::Reset, "GET", "", "", 1});
+    auto recovered = test::make_manager(tmp_ / "c.db", store_);
+    EXPECT_TRUE(repo::UserRepository(*recovered).get_user("u").has_value());
+}
+
+}  // namespace
+}  // namespace k9

@@ -1,0 +1,190 @@
+// What only the s3:// backend promises, against a real S3 server (moto): multipart
+// uploads and parallel ranged downloads, no orphaned parts, encryption, versions,
+// and errors that keep "missing bucket" apart from "missing object".
+#include <gtest/gtest.h>
+
+#include "common/checksum.hpp"
+#include "common/hash.hpp"
+#include "common/http_client.hpp"
+#include "store/s3/xml.hpp"
+#include "support/moto.hpp"
+#include "support/temp_dir.hpp"
+
+namespace k9 {
+namespace {
+
+using store::ErrorKind;
+using store::Precondition;
+using store::StoreError;
+
+class S3StoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        moto_.create_bucket(bucket_);
+        settings_ = moto_.settings();
+        settings_.part_size = 5ull << 20;  // the S3 minimum, so tests stay small
+        settings_.multipart_threshold = 5ull << 20;
+        settings_.concurrency = 4;
+        store_ = moto_.store(bucket_, "t-" + test::unique_name(), settings_);
+    }
+    ErrorKind kind_of(const std::function<void()>& fn) {
+        try {
+            fn();
+        } catch (const StoreError& e) {
+            return e.kind();
+        }
+        ADD_FAILURE() << "expected a StoreError";
+        return ErrorKind::InvalidArgument;
+    }
+    // Multipart uploads in progress in the bucket (there must be none left behind).
+    std::string in_progress_uploads() {
+        store::s3::S3Call list{"ListMultipartUploads", "GET", "", {{"uploads", ""}}, {}, {}, {}, {}, {}, {}, {}};
+        return moto_.store(bucket_, "")->client().send(list).body;
+    }
+
+    test::Moto& moto_ = test::Moto::instance();
+    std::string bucket_ = "k9-s3-store";
+    config::S3Settings settings_;
+    std::shared_ptr<store::s3::S3Store> store_;
+    test::TempDir tmp_;
+};
+
+TEST_F(S3StoreTest, LargeObjectsGoMultipartAndComeBackIdentical) {
+    const std::string data = random_bytes(12 * 1024 * 1024 + 12345);  // 3 parts
+    test::spit(tmp_ / "big", data);
+    std::uint64_t last_progress = 0;
+    store::PutOptions put;
+    put.progress = [&](std::uint64_t done, std::uint64_t total) {
+        EXPECT_EQ(total, data.size());
+        last_progress = done;
+    };
+    auto info = store_->put_file(tmp_ / "big", "db/big.db", put);
+    EXPECT_EQ(last_progress, data.size());
+    EXPECT_NE(info.etag.find('-'), std::string::npos) << "a multipart ETag ends in -<parts>: " << info.etag;
+    EXPECT_EQ(info.checksum, xxh128_hex(data));
+
+    const auto before = store_->client().counters().requests;
+    auto got = store_->get_file("db/big.db", tmp_ / "back");
+    EXPECT_EQ(test::slurp(tmp_ / "back"), data);
+    EXPECT_EQ(got.size, data.size());
+    EXPECT_EQ(got.checksum, info.checksum);
+    EXPECT_EQ(store_->client().counters().requests - before, 3u) << "one GET per 5 MiB part";
+    EXPECT_EQ(in_progress_uploads().find("<Upload>"), std::string::npos);
+}
+
+TEST_F(S3StoreTest, SmallObjectsAreOnePutAndOneGet) {
+    test::spit(tmp_ / "small", "small database");
+    const auto before = store_->client().counters().requests;
+    auto info = store_->put_file(tmp_ / "small", "db/small.db");
+    EXPECT_EQ(info.etag.find('-'), std::string::npos);
+    store_->get_file("db/small.db", tmp_ / "back");
+    EXPECT_EQ(store_->client().counters().requests - before, 2u);
+}
+
+TEST_F(S3StoreTest, MultipartHonoursPreconditionsAndLeavesNoParts) {
+    const std::string data = random_bytes(11 * 1024 * 1024);
+    test::spit(tmp_ / "big", data);
+    store::PutOptions create;
+    create.precondition = Precondition::if_none_match_any();
+    auto first = store_->put_file(tmp_ / "big", "db/cond.db", create);
+    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "big", "db/cond.db", create); }), ErrorKind::PreconditionFailed);
+    store::PutOptions replace;
+    replace.precondition = Precondition::if_match("\"not-the-etag\"");
+    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "big", "db/cond.db", replace); }), ErrorKind::PreconditionFailed);
+    replace.precondition = Precondition::if_match(first.etag);
+    EXPECT_NO_THROW(store_->put_file(tmp_ / "big", "db/cond.db", replace));
+    EXPECT_EQ(in_progress_uploads().find("<Upload>"), std::string::npos) << in_progress_uploads();
+}
+
+TEST_F(S3StoreTest, WritesAreEncryptedAtRestByDefault) {
+    store_->put_bytes("secret-ish", "enc/x");
+    store::s3::S3Call head{"HeadObject", "HEAD", "enc/x", {}, {}, {}, {}, {}, {}, {}, {}};
+    auto resp = store_->client().send(head);
+    EXPECT_EQ(resp.header("x-amz-server-side-encryption").value_or(""), "AES256");
+}
+
+TEST_F(S3StoreTest, AMissingBucketIsNotAMissingObject) {
+    auto s = moto_.store("k9-no-such-bucket-" + test::unique_name(), "");
+    try {
+        s->get_file("databases/k9_api_dev.db", tmp_ / "x");
+        FAIL() << "expected an error";
+    } catch (const StoreError& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
+        EXPECT_NE(std::string(e.what()).find("NoSuchBucket"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("DATABASE_S3_BUCKET"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(S3StoreTest, ErrorsCarryTheS3CodeAndRequestId) {
+    try {
+        store_->get_bytes("missing");
+        FAIL();
+    } catch (const StoreError& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+        EXPECT_NE(std::string(e.what()).find("NoSuchKey"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("s3://k9-s3-store/"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(S3StoreTest, ListingPagesThroughManyKeys) {
+    for (int i = 0; i < 25; ++i) store_->put_bytes("x", "many/" + std::to_string(100 + i));
+    EXPECT_EQ(store_->list("many/").size(), 25u);
+    EXPECT_EQ(store_->list("many/", "many/110").size(), 14u);
+    EXPECT_EQ(store_->list("many/", "", 7).size(), 7u);
+}
+
+TEST_F(S3StoreTest, VersionsAreListedAndReadable) {
+    moto_.create_bucket("k9-versioned", true);
+    auto s = moto_.store("k9-versioned", "v-" + test::unique_name(), settings_);
+    auto v1 = s->put_bytes("version one", "db.db");
+    auto v2 = s->put_bytes("version two", "db.db");
+    ASSERT_FALSE(v1.version_id.empty());
+    auto versions = s->list_versions("db.db");
+    ASSERT_EQ(versions.size(), 2u);
+    EXPECT_TRUE(versions[0].is_latest);
+    EXPECT_EQ(versions[0].version_id, v2.version_id);
+    EXPECT_EQ(versions[1].version_id, v1.version_id);
+    store::GetOptions o;
+    o.version_id = v1.version_id;
+    s->get_file("db.db", tmp_ / "old", o);
+    EXPECT_EQ(test::slurp(tmp_ / "old"), "version one");
+}
+
+TEST_F(S3StoreTest, PrefixIsolatesStores) {
+    auto a = moto_.store(bucket_, "iso-a-" + test::unique_name());
+    auto b = moto_.store(bucket_, "iso-b-" + test::unique_name());
+    a->put_bytes("a", "same/key");
+    EXPECT_FALSE(b->head_if_exists("same/key"));
+    EXPECT_EQ(a->list("").size(), 1u);
+    EXPECT_EQ(a->list("")[0].key, "same/key");
+}
+
+TEST(S3Xml, CompleteMultipartWithAnErrorBodyIsAnError) {
+    const auto err = store::s3::parse_error(
+        "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error."
+        "</Message><RequestId>656c76696e6727732072657175657374</RequestId></Error>");
+    ASSERT_TRUE(err);
+    EXPECT_EQ(err->code, "InternalError");
+    EXPECT_EQ(err->request_id, "656c76696e6727732072657175657374");
+    EXPECT_FALSE(store::s3::parse_error("<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>"));
+    EXPECT_THROW(store::s3::parse_complete_multipart("<Compl"), StoreError);
+}
+
+TEST(S3Xml, ListingsParse) {
+    auto page = store::s3::parse_list_objects_v2(
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>tok</NextContinuationToken>"
+        "<Contents><Key>a/b</Key><Size>12</Size><ETag>\"e\"</ETag><LastModified>2026-11-25T17:18:52.000Z"
+        "</LastModified></Contents></ListBucketResult>");
+    ASSERT_EQ(page.objects.size(), 1u);
+    EXPECT_EQ(page.objects[0].key, "a/b");
+    EXPECT_EQ(page.objects[0].size, 12u);
+    EXPECT_TRUE(page.truncated);
+    EXPECT_EQ(page.next_continuation_token, "tok");
+    EXPECT_EQ(format_iso8601(page.objects[0].last_modified), "2026-11-25T17:18:52.000000Z");
+    EXPECT_THROW(store::s3::parse_list_objects_v2("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"),
+                 StoreError);
+    EXPECT_THROW(store::s3::parse_list_objects_v2("not xml"), StoreError);
+}
+
+}  // namespace
+}  // namespace k9

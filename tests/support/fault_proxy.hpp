@@ -1,0 +1,66 @@
+#pragma once
+// A fault-injecting HTTP proxy for the S3 tests: it sits on a loopback port in front
+// of a real server (moto) and, for requests that match a rule, answers with an error,
+// cuts the response short, drops the connection mid-body, flips bytes, or stalls.
+// Everything else is forwarded untouched.
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace k9::test {
+
+enum class Fault {
+    Status,       // answer `status` with an S3 error document (code `s3_code`), not forwarded
+    Truncate,     // forward, then send the headers and half the body and close cleanly
+    Reset,        // forward, then send the headers and half the body and reset the connection
+    FlipBytes,    // forward, with some body bytes changed (length unchanged)
+    Stall,        // wait `stall_ms` before answering
+};
+
+struct FaultRule {
+    Fault fault = Fault::Status;
+    std::string method;        // "" = any
+    std::string path_contains;  // "" = any
+    std::string header_contains;  // "" = any; matched against "name: value" lines of the request
+    int times = 1;             // how many matching requests get the fault (-1: all)
+    int status = 503;
+    std::string s3_code = "SlowDown";
+    int stall_ms = 0;
+};
+
+class FaultProxy {
+public:
+    explicit FaultProxy(int upstream_port);
+    ~FaultProxy();
+    FaultProxy(const FaultProxy&) = delete;
+    FaultProxy& operator=(const FaultProxy&) = delete;
+
+    int port() const { return port_; }
+    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    void add(FaultRule rule);
+    void clear();
+    int faults_injected() const { return injected_; }
+    int requests_seen() const { return seen_; }
+
+private:
+    void accept_loop();
+    void serve(int client);
+    const FaultRule* match(const std::string& method, const std::string& path, const std::string& head);
+
+    int upstream_port_;
+    int listen_fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> injected_{0};
+    std::atomic<int> seen_{0};
+    std::mutex mutex_;
+    std::vector<FaultRule> rules_;
+    std::vector<std::thread> threads_;
+    std::vector<int> open_fds_;
+    std::thread acceptor_;
+};
+
+}  // namespace k9::test
