@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/checksum.hpp"
 #include "common/hash.hpp"
@@ -104,6 +105,29 @@ TEST_F(S3InteropTest, K9dbRunsTheSeedWorkflowAgainstS3) {
     auto v = k9db({"verify"});
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
     EXPECT_NE(v.out.find("same data"), std::string::npos) << v.out;
+}
+
+TEST_F(S3InteropTest, VersionsAndRestoreOnAVersionedBucket) {
+    moto_.create_bucket("k9-interop-versions", true);
+    const test::Env env{{"DATABASE_S3_BUCKET", "k9-interop-versions"}};
+    ASSERT_EQ(k9db({"--manager"}, env).exit_code, 0);
+    ASSERT_EQ(k9db({"sql", "CREATE TABLE later (x INTEGER)"}, env).exit_code, 0);
+    ASSERT_EQ(k9db({"persist"}, env).exit_code, 0);
+    auto v = k9db({"versions"}, env);
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    std::vector<std::string> lines;
+    std::istringstream in(v.out);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    ASSERT_EQ(lines.size(), 4u) << v.out;
+    const std::string oldest = lines[3].substr(0, lines[3].find(' '));
+    auto r = k9db({"restore", "--version-id", oldest}, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto cp = aws({"s3", "cp", "s3://k9-interop-versions/" + key_, (tmp_ / "restored.db").string()});
+    ASSERT_EQ(cp.exit_code, 0) << cp.err;
+    duck::Database db(tmp_ / "restored.db", {{"access_mode", "READ_ONLY"}});
+    duck::Connection c(db);
+    EXPECT_EQ(c.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'later'").int64(0, 0), 0);
+    EXPECT_EQ(k9db({"versions"}, env).out.find("current") != std::string::npos, true);
 }
 
 }  // namespace

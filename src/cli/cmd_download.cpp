@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include "cli/format.hpp"
+#include "cli/progress.hpp"
 #include "common/log.hpp"
 #include "db/snapshot.hpp"
 
@@ -14,7 +15,9 @@ int run_download(Context& ctx, const std::filesystem::path& file, bool optional_
         return kFailed;
     }
     try {
-        const auto info = db::download_snapshot(ctx.store(), ctx.config().key, target);
+        Progress progress("download");
+        const auto info = db::download_snapshot(ctx.store(), ctx.config().key, target, progress.callback());
+        progress.finish();
         out << "Downloaded " << ctx.remote_url() << " to " << target.string() << " ("
             << human_bytes(info.size) << ", ETag " << info.etag << ")\n";
         return kOk;

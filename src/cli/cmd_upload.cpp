@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include "cli/format.hpp"
+#include "cli/progress.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "db/local_state.hpp"
@@ -93,9 +94,12 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
                               : store::Precondition::if_none_match_any();
     put.metadata = {{db::kMetaSeq, std::to_string(facts.seq)},
                     {db::kMetaSchema, std::to_string(facts.schema)}};
+    Progress progress("upload");
+    put.progress = progress.callback();
     store::ObjectInfo info;
     try {
         info = ctx.store().put_file(file, ctx.config().key, put);
+        progress.finish();
     } catch (const store::StoreError& e) {
         if (!e.is_precondition_failed()) throw;
         log::error("The database at " + url + " changed during the upload; nothing was overwritten. "

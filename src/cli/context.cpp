@@ -1,9 +1,13 @@
 #include "cli/context.hpp"
 
+#include "cli/progress.hpp"
 #include "repo/mutations.hpp"
 #include "store/open_store.hpp"
 
 namespace k9::cli {
+
+Context::Context(config::EnvLookup env) : env_(std::move(env)) {}
+Context::~Context() = default;
 
 const config::Config& Context::config() {
     if (!config_) config_ = config::load_config(env_);
@@ -21,6 +25,8 @@ db::DatabaseManager& Context::manager() {
         options.db_path = config().db_path;
         options.key = config().key;
         options.mutations = &repo::k9_mutations();
+        cold_start_progress_ = std::make_unique<Progress>("cold start: download");
+        options.download_progress = cold_start_progress_->callback();
         manager_ = std::make_unique<db::DatabaseManager>(options, store_ptr());
     }
     return *manager_;

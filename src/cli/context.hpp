@@ -12,9 +12,12 @@ namespace k9::cli {
 
 enum ExitCode : int { kOk = 0, kFailed = 1, kUsage = 2, kConflict = 3 };
 
+class Progress;
+
 class Context {
 public:
-    explicit Context(config::EnvLookup env) : env_(std::move(env)) {}
+    explicit Context(config::EnvLookup env);
+    ~Context();
 
     const config::Config& config();
     store::ObjectStore& store() { return *store_ptr(); }
@@ -27,6 +30,7 @@ private:
     config::EnvLookup env_;
     std::optional<config::Config> config_;
     std::shared_ptr<store::ObjectStore> store_;
+    std::unique_ptr<Progress> cold_start_progress_;
     std::unique_ptr<db::DatabaseManager> manager_;
 };
 

@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
     std::string query;
     sql->add_option("QUERY", query, "SQL text")->required();
     auto* verify = app.add_subcommand("verify", "Check the local database and the snapshot");
+    auto* versions = app.add_subcommand("versions", "List the snapshot's versions (id, time, size)");
+    auto* restore = app.add_subcommand("restore", "Make an earlier version the current snapshot");
+    std::string version_id;
+    restore->add_option("--version-id", version_id, "The version to restore (see k9db versions)")->required();
     app.require_subcommand(0, 1);
 
     try {
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
         if (persist->parsed()) step(run_persist(ctx, out));
         if (sql->parsed()) step(run_sql(ctx, query, out));
         if (verify->parsed()) step(run_verify(ctx, out));
+        if (versions->parsed()) step(run_versions(ctx, out));
+        if (restore->parsed()) step(run_restore(ctx, version_id, out));
         return rc;
     } catch (const k9::config::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});
