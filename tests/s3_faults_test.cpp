@@ -30,6 +30,9 @@ protected:
         settings_.multipart_threshold = 5ull << 20;
         settings_.concurrency = 3;
         settings_.stall_timeout_s = 1;
+        // Go parallel at once, so that faults on ranged part GETs are exercised.
+        settings_.parallel_below_mbps = 1'000'000;
+        settings_.download_probe_ms = 0;
         store_ = moto_.store(bucket_, "f-" + test::unique_name(), settings_);
         data_ = random_bytes(12 * 1024 * 1024 + 99);  // three parts
         test::spit(tmp_ / "src", data_);
@@ -75,11 +78,27 @@ TEST_F(S3FaultsTest, ABurstLongerThanTheBudgetIsAClearTransientError) {
 
 TEST_F(S3FaultsTest, AConnectionResetMidBodyRetriesOnlyThatPart) {
     store_->put_file(tmp_ / "src", "db");
-    proxy_.add({Fault::Reset, "GET", "", "range: bytes=5242880-", 1});
-    const auto seen = proxy_.requests_seen();
+    proxy_.add({Fault::Reset, "GET", "", "range: bytes=10485760-", 1});  // the last part
+    const auto before = retries();
     store_->get_file("db", tmp_ / "out");
     EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
-    EXPECT_EQ(proxy_.requests_seen() - seen, 4) << "three parts plus one retried part";
+    EXPECT_EQ(proxy_.faults_injected(), 1);
+    EXPECT_EQ(retries() - before, 1u) << "only the broken part is fetched again";
+}
+
+TEST_F(S3FaultsTest, ABrokenSingleStreamResumesFromItsLastByte) {
+    auto single = settings_;
+    single.parallel_below_mbps = 0;  // never parallel: one stream
+    auto s = moto_.store(bucket_, "single-" + test::unique_name(), single);
+    s->put_file(tmp_ / "src", "db");
+    proxy_.add({Fault::Reset, "GET", "", "", 1});
+    // Counts (without harm) a ranged GET asking for the rest, pinned to the ETag.
+    proxy_.add({Fault::Stall, "GET", "", "if-match:", 1, 0, "", 0});
+    const int seen = proxy_.requests_seen();
+    s->get_file("db", tmp_ / "out");
+    EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
+    EXPECT_EQ(proxy_.requests_seen() - seen, 2) << "the broken GET and one resuming GET";
+    EXPECT_EQ(proxy_.faults_injected(), 2) << "the resuming GET carries If-Match";
 }
 
 TEST_F(S3FaultsTest, ATruncatedBodyIsRetried) {
@@ -90,7 +109,7 @@ TEST_F(S3FaultsTest, ATruncatedBodyIsRetried) {
 
 TEST_F(S3FaultsTest, AlteredBytesAreCaughtByTheChecksum) {
     store_->put_file(tmp_ / "src", "db");
-    proxy_.add({Fault::FlipBytes, "GET", "", "range: bytes=10485760-", 1});
+    proxy_.add({Fault::FlipBytes, "GET", "", "range: bytes=5242880-", 1});  // the middle part
     std::string message;
     EXPECT_EQ(kind_of([&] { store_->get_file("db", tmp_ / "out"); }, &message), ErrorKind::Corrupt);
     EXPECT_NE(message.find("checksum"), std::string::npos) << message;
@@ -127,7 +146,7 @@ TEST_F(S3FaultsTest, TheCompleteCarriesThePreconditionAndA412AbortsTheUpload) {
     EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "src", "cond", o); }), ErrorKind::PreconditionFailed);
     EXPECT_EQ(proxy_.faults_injected(), 1) << "the precondition header must be on the Complete request";
     EXPECT_FALSE(store_->head_if_exists("cond"));
-    store::s3::S3Call list{"ListMultipartUploads", "GET", "", {{"uploads", ""}}, {}, {}, {}, {}, {}, {}, {}};
+    store::s3::S3Call list("ListMultipartUploads", "GET", "", {{"uploads", ""}});
     EXPECT_EQ(moto_.store(bucket_)->client().send(list).body.find("<Upload>"), std::string::npos)
         << "the failed upload was aborted, no parts left";
 }

@@ -39,6 +39,7 @@ struct Transfer {
     fs::Fd body_fd;
     std::uint64_t sent = 0;
     bool aborted_by_callback = false;
+    bool headers_delivered = false;
 };
 
 std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
@@ -47,7 +48,12 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
     t->response->body_bytes += bytes;
     long status = 0;
     curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
-    if (t->request->on_body && status >= 200 && status < 300) {  // error documents stay in memory
+    const bool ok = status >= 200 && status < 300;
+    if (ok && !t->headers_delivered) {
+        t->headers_delivered = true;
+        if (t->request->on_headers) t->request->on_headers(static_cast<int>(status), t->response->headers);
+    }
+    if (t->request->on_body && ok) {  // error documents stay in memory
         if (!t->request->on_body(data, bytes)) {
             t->aborted_by_callback = true;
             return 0;  // curl aborts with CURLE_WRITE_ERROR
@@ -179,6 +185,8 @@ Response Client::send(const Request& request) {
     curl_easy_setopt(h, CURLOPT_SHARE, pool_->share);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer, larger callbacks for big bodies
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
     if (request.low_speed_window.count() > 0) {
@@ -227,7 +235,7 @@ Response Client::send(const Request& request) {
         std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
         if (t.aborted_by_callback) detail = "the response body was refused by the receiver";
         throw TransportError(method + " " + request.url + ": " + detail, static_cast<int>(rc),
-                             rc == CURLE_OPERATION_TIMEDOUT);
+                             rc == CURLE_OPERATION_TIMEDOUT, t.aborted_by_callback);
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

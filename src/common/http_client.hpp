@@ -36,6 +36,8 @@ struct Request {
     // 2xx response body bytes go here when set (streaming); otherwise, and for error
     // responses, into Response::body. Return false to abort the transfer.
     std::function<bool(const char* data, std::size_t size)> on_body;
+    // Called once, before the first body byte of a 2xx response, with its status and headers.
+    std::function<void(int status, const Headers& headers)> on_headers;
     // Called with the running count of body bytes sent or received.
     std::function<void(std::uint64_t bytes)> on_progress;
     std::chrono::milliseconds connect_timeout{5000};
@@ -57,10 +59,11 @@ struct Response {
 // the body callback aborted. `timed_out` distinguishes slow servers.
 class TransportError : public std::runtime_error {
 public:
-    TransportError(const std::string& message, int code, bool timeout)
-        : std::runtime_error(message), curl_code(code), timed_out(timeout) {}
+    TransportError(const std::string& message, int code, bool timeout, bool stopped = false)
+        : std::runtime_error(message), curl_code(code), timed_out(timeout), stopped_by_receiver(stopped) {}
     int curl_code;
     bool timed_out;
+    bool stopped_by_receiver;  // on_body returned false: the caller ended it on purpose
 };
 
 class Client {

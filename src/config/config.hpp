@@ -57,6 +57,8 @@ struct Setting {
 //   K9_S3_SSE = AES256 | aws:kms | none (default AES256), K9_S3_SSE_KMS_KEY_ID
 //   K9_S3_RETRY_BASE_MS (1000)               backoff base: rand() * min(base * 2^n, 20 s)
 //   K9_S3_STALL_TIMEOUT_S (30)               abort a transfer with no progress for this long
+//   K9_S3_PARALLEL_BELOW_MBPS (400)          add parallel ranged GETs to a download whose
+//                                            single stream is slower than this (0: never)
 struct S3Settings {
     std::optional<std::string> endpoint;  // scheme://host[:port], no trailing slash
     std::string region = "us-east-1";
@@ -68,6 +70,9 @@ struct S3Settings {
     std::string sse_kms_key_id;
     int retry_base_ms = 1000;
     int stall_timeout_s = 30;
+    // Downloads add parallel ranged GETs when one stream runs slower than this (0: never).
+    int parallel_below_mbps = 400;
+    int download_probe_ms = 100;
 };
 
 // Reads S3Settings from the environment; throws ConfigError naming the variable.

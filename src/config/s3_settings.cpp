@@ -65,6 +65,9 @@ S3Settings load_s3_settings(const EnvLookup& env, std::vector<Setting>* settings
     if (auto v = get(env, "K9_S3_CONCURRENCY")) s.concurrency = static_cast<int>(parse_int("K9_S3_CONCURRENCY", *v, 1, 64));
     if (auto v = get(env, "K9_S3_RETRY_BASE_MS")) s.retry_base_ms = static_cast<int>(parse_int("K9_S3_RETRY_BASE_MS", *v, 1, 20000));
     if (auto v = get(env, "K9_S3_STALL_TIMEOUT_S")) s.stall_timeout_s = static_cast<int>(parse_int("K9_S3_STALL_TIMEOUT_S", *v, 1, 3600));
+    if (auto v = get(env, "K9_S3_PARALLEL_BELOW_MBPS")) {
+        s.parallel_below_mbps = static_cast<int>(parse_int("K9_S3_PARALLEL_BELOW_MBPS", *v, 0, 1000000));
+    }
     note("AWS_MAX_ATTEMPTS", std::to_string(s.max_attempts), get(env, "AWS_MAX_ATTEMPTS").has_value());
     note("K9_S3_CONCURRENCY", std::to_string(s.concurrency), get(env, "K9_S3_CONCURRENCY").has_value());
 

@@ -42,13 +42,12 @@ Moto& Moto::instance() {
 void Moto::create_bucket(const std::string& name, bool versioned) {
     // Signed requests through k9's own client: bucket-level calls on an empty prefix.
     auto s3 = store(name, "");
-    store::s3::S3Call create{"CreateBucket", "PUT", "", {}, {}, {}, {}, {}, {}, {}, {}};
+    store::s3::S3Call create("CreateBucket", "PUT", "");
     s3->client().send(create, {409});
     if (versioned) {
-        store::s3::S3Call v{"PutBucketVersioning", "PUT", "", {{"versioning", ""}}, {},
+        store::s3::S3Call v("PutBucketVersioning", "PUT", "", {{"versioning", ""}}, {},
                             "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                            "<Status>Enabled</Status></VersioningConfiguration>",
-                            {}, {}, {}, {}, {}};
+                            "<Status>Enabled</Status></VersioningConfiguration>");
         s3->client().send(v);
     }
 }

@@ -103,7 +103,11 @@ http::Request S3Client::build(const S3Call& call, const Credentials& creds) cons
     req.low_speed_window = std::chrono::seconds(settings_.stall_timeout_s);
     req.low_speed_bytes = 1024;
 
+    req.on_headers = call.on_headers;
     http::Headers headers = call.headers;
+    if (call.attempt_headers) {
+        for (auto& h : call.attempt_headers()) headers.push_back(std::move(h));
+    }
     headers.emplace_back("host", t.host);
     const std::string payload_hash = call.body_file ? "UNSIGNED-PAYLOAD" : sha256_hex(call.body);
     headers.emplace_back("x-amz-content-sha256", payload_hash);
@@ -184,6 +188,7 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
                 if (code == "ConditionalRequestConflict") last_status = 409;
             }
         } catch (const http::TransportError& e) {
+            if (e.stopped_by_receiver) throw;
             cost = e.timed_out ? RetryQuota::kTimeoutCost : RetryQuota::kRetryCost;
             last_status = 0;
             last_problem = e.what();

@@ -22,18 +22,33 @@
 
 namespace k9::store::s3 {
 
+using Query = std::vector<std::pair<std::string, std::string>>;
+
 struct S3Call {
+    S3Call(std::string op_name, std::string http_method, std::string object_key, Query params = {},
+           http::Headers extra_headers = {}, std::string small_body = {})
+        : op(std::move(op_name)),
+          method(std::move(http_method)),
+          key(std::move(object_key)),
+          query(std::move(params)),
+          headers(std::move(extra_headers)),
+          body(std::move(small_body)) {}
+
     std::string op;      // S3 operation name for messages: "GetObject", ...
     std::string method;  // GET, PUT, POST, HEAD, DELETE
     std::string key;     // object key relative to the store (the prefix is added); "" = bucket
-    std::vector<std::pair<std::string, std::string>> query;  // decoded
+    Query query;         // decoded
     http::Headers headers;
-    std::string body;                       // small bodies (XML)
+    std::string body;                         // small bodies (XML)
     std::optional<http::FileSpan> body_file;  // large bodies, sent with UNSIGNED-PAYLOAD
-    // Streaming response body (GetObject). Called again from the start on a retry:
-    // before_attempt runs first so the sink can rewind.
+    // Streaming response body (GetObject). On a retry, before_attempt runs first so the
+    // sink can rewind (or resume: attempt_headers may then ask for the rest with Range).
+    // If on_body returns false the transfer ends and send() rethrows the TransportError
+    // (stopped_by_receiver) at once, without retrying.
     std::function<bool(const char*, std::size_t)> on_body;
     std::function<void()> before_attempt;
+    std::function<http::Headers()> attempt_headers;
+    std::function<void(int, const http::Headers&)> on_headers;
     std::function<void(std::uint64_t)> on_progress;
     // Check a 2xx reply; throw StoreError to fail it or return false to retry it
     // (e.g. a 200 CompleteMultipartUpload carrying an error, a short ranged body).

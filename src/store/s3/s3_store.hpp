@@ -1,10 +1,9 @@
 #pragma once
 // s3://bucket[/prefix] — Amazon S3 and S3-compatible stores, through k9's own client
 // (libcurl + SigV4 by k9).
-//  - Downloads stream into the destination file, never into memory: the first GET asks
-//    for the first part; a larger object continues with parallel ranged GETs pinned
-//    with If-Match to the first response's ETag, each part retried alone and its
-//    Content-Range checked; k9's XXH3-128 (object metadata) is verified at the end.
+//  - Downloads stream into the destination file, never into memory: one GET, helped by
+//    parallel ranged GETs pinned with If-Match when a single connection is slow
+//    (see download.hpp); k9's XXH3-128 (object metadata) is verified at the end.
 //  - Uploads: one PUT below the multipart threshold, else a multipart upload with
 //    parallel parts (aborted on failure, so no orphaned parts are left). Both carry
 //    x-amz-checksum-crc32c (as headers, not aws-chunked trailers), k9's XXH3-128 in
@@ -42,8 +41,7 @@ public:
     S3Client& client() { return client_; }
 
 private:
-    ObjectInfo download(const std::string& key, int fd, const std::filesystem::path& dest,
-                        const GetOptions& options);
+    ObjectInfo get_range(const std::string& key, int fd, const GetOptions& options);
     ObjectInfo put_multipart(const std::filesystem::path& src, std::uint64_t size, const std::string& key,
                              const PutOptions& options, const std::string& checksum,
                              const std::vector<std::string>& part_crcs, std::uint64_t part_size);

@@ -117,7 +117,7 @@ ObjectInfo S3Store::put_bytes(std::string_view bytes, const std::string& key, co
     const std::string checksum = xxh128_hex(bytes);
     Crc32c crc;
     crc.update(bytes.data(), bytes.size());
-    S3Call call{"PutObject", "PUT", key, {}, write_headers(options, checksum), std::string(bytes), {}, {}, {}, {}, {}};
+    S3Call call("PutObject", "PUT", key, {}, write_headers(options, checksum), std::string(bytes));
     call.headers.emplace_back("content-type", "application/octet-stream");
     call.headers.emplace_back("x-amz-checksum-crc32c", crc.base64());
     call.headers.emplace_back("x-amz-sdk-checksum-algorithm", "CRC32C");
@@ -139,8 +139,8 @@ ObjectInfo S3Store::put_file(const stdfs::path& src, const std::string& key, con
     const FileSums sums = sum_file(src, usize, part_size);
     if (multipart) return put_multipart(src, usize, key, options, sums.checksum, sums.part_crcs, part_size);
 
-    S3Call call{"PutObject", "PUT", key, {}, write_headers(options, sums.checksum), {},
-                http::FileSpan{src, 0, usize}, {}, {}, {}, {}};
+    S3Call call("PutObject", "PUT", key, {}, write_headers(options, sums.checksum));
+    call.body_file = http::FileSpan{src, 0, usize};
     call.headers.emplace_back("content-type", "application/octet-stream");
     call.headers.emplace_back("x-amz-checksum-crc32c", sums.whole_crc);
     call.headers.emplace_back("x-amz-sdk-checksum-algorithm", "CRC32C");
@@ -167,15 +167,14 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
                                                                 ", found " + (current ? current->etag : "no object"));
         }
     }
-    S3Call create{"CreateMultipartUpload", "POST", key, {{"uploads", ""}}, write_headers(options, checksum),
-                  {}, {}, {}, {}, {}, {}};
+    S3Call create("CreateMultipartUpload", "POST", key, {{"uploads", ""}}, write_headers(options, checksum));
     create.headers.emplace_back("content-type", "application/octet-stream");
     create.headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
     const std::string upload_id = parse_initiate_multipart(client_.send(create).body);
 
     auto abort = [&] {
         try {
-            S3Call call{"AbortMultipartUpload", "DELETE", key, {{"uploadId", upload_id}}, {}, {}, {}, {}, {}, {}, {}};
+            S3Call call("AbortMultipartUpload", "DELETE", key, {{"uploadId", upload_id}});
             client_.send(call, {404});
         } catch (const StoreError& e) {
             log::error("Could not abort a failed multipart upload; its parts stay until a bucket lifecycle "
@@ -194,10 +193,9 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
             try {
                 const std::uint64_t offset = part_size * i;
                 const std::uint64_t length = std::min(part_size, size - offset);
-                S3Call call{"UploadPart", "PUT", key,
-                            {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
-                            {{"x-amz-checksum-crc32c", part_crcs[i]}}, {}, http::FileSpan{src, offset, length},
-                            {}, {}, {}, {}};
+                S3Call call("UploadPart", "PUT", key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
+                            {{"x-amz-checksum-crc32c", part_crcs[i]}});
+                call.body_file = http::FileSpan{src, offset, length};
                 std::uint64_t mine = 0;
                 call.before_attempt = [&] { sent -= mine, mine = 0; };
                 call.on_progress = [&](std::uint64_t n) {
@@ -223,8 +221,8 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
         std::rethrow_exception(error);
     }
 
-    S3Call complete{"CompleteMultipartUpload", "POST", key, {{"uploadId", upload_id}},
-                    precondition_headers(options.precondition), complete_multipart_body(parts), {}, {}, {}, {}, {}};
+    S3Call complete("CompleteMultipartUpload", "POST", key, {{"uploadId", upload_id}},
+                    precondition_headers(options.precondition), complete_multipart_body(parts));
     complete.headers.emplace_back("content-type", "application/xml");
     // S3 may answer 200 and put the error in the body: retry the retryable ones.
     complete.validate = [&](const http::Response& r) {
