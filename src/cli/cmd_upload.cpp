@@ -38,8 +38,7 @@ FileFacts read_facts(const stdfs::path& file) {
     duck::Connection conn(db);
     FileFacts f;
     f.schema = db::schema_version(conn);
-    auto meta = conn.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'k9_meta'");
+    auto meta = conn.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'k9_meta'");
     if (meta.int64(0, 0) > 0) {
         auto r = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
         if (r.rows() > 0) f.seq = r.int64(0, 0);

@@ -138,9 +138,10 @@ void DatabaseManager::cold_start() {
                                                      options_.download_progress, false);
             if (local_exists) move_aside(path, options_.clock());
             install_snapshot(fetched, path);
+            // Saved once it is open (with its seq and schema). A crash before that leaves a
+            // file of unknown origin, which persist treats conservatively: never an overwrite.
             state = LocalState{remote, LocalState::Origin::Downloaded, fetched.info.etag, 0, 0,
                                {}, options_.clock()};
-            state->save(path);  // base_seq and base_schema are corrected once it is open
             source = "downloaded";
         } catch (const StoreError& e) {
             if (!e.is_not_found()) {
@@ -181,6 +182,7 @@ void DatabaseManager::cold_start() {
         state->save(path);
     }
     migrate(*conn);  // SchemaTooNew: the database is left as it is
+    const int schema_now = schema_version(*conn);
 
     process_lock_ = std::move(lock);
     state_ = *state;
@@ -190,14 +192,13 @@ void DatabaseManager::cold_start() {
                                  {"path", path.string()},
                                  {"remote", remote},
                                  {"bytes", size_or_zero(path)},
-                                 {"schema_version", schema_version(*conn_)},
+                                 {"schema_version", schema_now},
                                  {"duration_ms", monotonic_ms() - started}});
 }
 
 std::int64_t DatabaseManager::read_seq(duck::Connection& conn) {
     auto exists = conn.query(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_name = 'k9_meta'");
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'k9_meta'");
     if (exists.int64(0, 0) == 0) return 0;
     auto r = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
     return r.rows() == 0 ? 0 : r.int64(0, 0);

@@ -54,9 +54,10 @@ int latest_schema_version(const std::vector<Migration>& migrations) {
 }
 
 int schema_version(duck::Connection& conn) {
+    // duckdb_tables() answers in about a millisecond; information_schema takes 10+.
     auto exists = conn.query(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_name = 'schema_migrations'");
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND table_name = 'schema_migrations'");
     if (exists.int64(0, 0) == 0) return 0;
     auto result = conn.query("SELECT coalesce(max(version), 0) FROM schema_migrations");
     return static_cast<int>(result.int64(0, 0));
