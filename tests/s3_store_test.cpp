@@ -176,6 +176,45 @@ TEST_F(S3StoreTest, PrefixIsolatesStores) {
     EXPECT_EQ(a->list("")[0].key, "same/key");
 }
 
+TEST(S3Address, PathStyleForCustomEndpointsVirtualHostedForAws) {
+    config::StoreLocation loc;
+    loc.kind = config::StoreLocation::Kind::S3;
+    loc.bucket = "my-bucket";
+    config::S3Settings aws;
+    aws.region = "eu-west-1";
+    auto a = store::s3::s3_address(loc, aws, "databases/k9 api+1.db", {});
+    EXPECT_EQ(a.url, "https://my-bucket.s3.eu-west-1.amazonaws.com/databases/k9%20api%2B1.db");
+    EXPECT_EQ(a.host, "my-bucket.s3.eu-west-1.amazonaws.com");
+    EXPECT_EQ(a.canonical_uri, "/databases/k9%20api%2B1.db");
+    auto list = store::s3::s3_address(loc, aws, "", {{"list-type", "2"}, {"prefix", "a b/"}});
+    EXPECT_EQ(list.url, "https://my-bucket.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=a%20b%2F");
+
+    config::S3Settings custom = aws;
+    custom.endpoint = "http://127.0.0.1:9000";
+    loc.prefix = "env/dev";
+    auto p = store::s3::s3_address(loc, custom, "x=y.db", {{"uploads", ""}});
+    EXPECT_EQ(p.url, "http://127.0.0.1:9000/my-bucket/env/dev/x%3Dy.db?uploads");
+    EXPECT_EQ(p.host, "127.0.0.1:9000");
+    EXPECT_EQ(p.canonical_uri, "/my-bucket/env/dev/x%3Dy.db");
+
+    loc.bucket = "dotted.bucket.name";  // a TLS wildcard cannot cover dots: path-style on AWS
+    loc.prefix.clear();
+    auto d = store::s3::s3_address(loc, aws, "k", {});
+    EXPECT_EQ(d.url, "https://s3.eu-west-1.amazonaws.com/dotted.bucket.name/k");
+}
+
+TEST_F(S3StoreTest, KmsEncryptionWhenConfigured) {
+    auto kms = settings_;
+    kms.sse = "aws:kms";
+    kms.sse_kms_key_id = "alias/k9-test";
+    auto s = moto_.store(bucket_, prefix_, kms);
+    s->put_bytes("kms", "kms/x");
+    store::s3::S3Call head("HeadObject", "HEAD", "kms/x");
+    auto resp = s->client().send(head);
+    EXPECT_EQ(resp.header("x-amz-server-side-encryption").value_or(""), "aws:kms");
+    EXPECT_EQ(resp.header("x-amz-server-side-encryption-aws-kms-key-id").value_or(""), "alias/k9-test");
+}
+
 TEST(S3Xml, CompleteMultipartWithAnErrorBodyIsAnError) {
     const auto err = store::s3::parse_error(
         "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error."

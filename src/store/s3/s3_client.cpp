@@ -69,29 +69,29 @@ Counters S3Client::counters() const {
     return counters_;
 }
 
-S3Client::Target S3Client::target(const S3Call& call) const {
-    const std::string& bucket = location_.bucket;
-    const std::string object = call.key.empty() && location_.prefix.empty()
-                                   ? std::string()
-                                   : uri_encode(full_key(call.key), false);
-    Target t;
+Address s3_address(const config::StoreLocation& location, const config::S3Settings& settings,
+                   const std::string& key, const Query& query) {
+    const std::string& bucket = location.bucket;
+    const std::string full = location.prefix.empty() ? key : location.prefix + "/" + key;
+    const std::string object = key.empty() && location.prefix.empty() ? std::string() : uri_encode(full, false);
+    Address a;
     std::string base;
-    if (settings_.endpoint || bucket.find('.') != std::string::npos) {
+    if (settings.endpoint || bucket.find('.') != std::string::npos) {
         // Path-style: custom endpoints, and dotted bucket names (TLS wildcards).
-        base = settings_.endpoint.value_or("https://s3." + settings_.region + ".amazonaws.com");
-        t.canonical_uri = "/" + bucket + (call.key.empty() ? "" : "/" + object);
+        base = settings.endpoint.value_or("https://s3." + settings.region + ".amazonaws.com");
+        a.canonical_uri = "/" + bucket + (key.empty() ? "" : "/" + object);
     } else {
-        base = "https://" + bucket + ".s3." + settings_.region + ".amazonaws.com";
-        t.canonical_uri = "/" + (call.key.empty() ? "" : object);
+        base = "https://" + bucket + ".s3." + settings.region + ".amazonaws.com";
+        a.canonical_uri = "/" + (key.empty() ? "" : object);
     }
-    t.host = base.substr(base.find("://") + 3);
-    const std::string qs = query_string(call.query);
-    t.url = base + t.canonical_uri + (qs.empty() ? "" : "?" + qs);
-    return t;
+    a.host = base.substr(base.find("://") + 3);
+    const std::string qs = query_string(query);
+    a.url = base + a.canonical_uri + (qs.empty() ? "" : "?" + qs);
+    return a;
 }
 
 http::Request S3Client::build(const S3Call& call, const Credentials& creds) const {
-    const Target t = target(call);
+    const Address t = s3_address(location_, settings_, call.key, call.query);
     http::Request req;
     req.method = call.method;
     req.url = t.url;

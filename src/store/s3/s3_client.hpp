@@ -55,6 +55,16 @@ struct S3Call {
     std::function<bool(const http::Response&)> validate;
 };
 
+// Where a request goes: path-style for custom endpoints and dotted bucket names,
+// virtual-hosted (bucket.s3.region.amazonaws.com) for AWS otherwise.
+struct Address {
+    std::string url;            // scheme://host[:port]/path?query
+    std::string host;           // the Host header
+    std::string canonical_uri;  // the path as signed
+};
+Address s3_address(const config::StoreLocation& location, const config::S3Settings& settings,
+                   const std::string& key, const Query& query);
+
 struct Counters {
     std::uint64_t requests = 0;
     std::uint64_t retries = 0;
@@ -77,12 +87,6 @@ public:
     Counters counters() const;
 
 private:
-    struct Target {
-        std::string url;
-        std::string host;
-        std::string canonical_uri;
-    };
-    Target target(const S3Call& call) const;
     http::Request build(const S3Call& call, const Credentials& creds) const;
     StoreError map_error(const S3Call& call, int status, const std::optional<S3Error>& err) const;
 
