@@ -51,6 +51,11 @@ int main(int argc, char** argv) {
     auto* restore = app.add_subcommand("restore", "Make an earlier version the current snapshot");
     std::string version_id;
     restore->add_option("--version-id", version_id, "The version to restore (see k9db versions)")->required();
+    auto* token = app.add_subcommand("token", "Print a development token (HS256, K9_JWT_SECRET) for k9-api");
+    std::string token_user;
+    long token_ttl = 3600;
+    token->add_option("--user", token_user, "The user id (the token's sub)")->required();
+    token->add_option("--ttl", token_ttl, "Lifetime in seconds")->capture_default_str()->check(CLI::Range(1L, 31L * 86400));
     app.require_subcommand(0, 1);
 
     try {
@@ -90,6 +95,7 @@ int main(int argc, char** argv) {
         if (verify->parsed()) step(run_verify(ctx, out));
         if (versions->parsed()) step(run_versions(ctx, out));
         if (restore->parsed()) step(run_restore(ctx, version_id, out));
+        if (token->parsed()) step(run_token(ctx, token_user, token_ttl, out));
         return rc;
     } catch (const k9::config::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});

@@ -155,6 +155,7 @@ Config load_config(const EnvLookup& env, const stdfs::path& cwd) {
     }
     const bool s3 = c.store.kind == StoreLocation::Kind::S3;
     c.s3 = load_s3_settings(env, s3 ? &c.settings : nullptr);
+    c.api = load_api_settings(env);
     return c;
 }
 

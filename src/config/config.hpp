@@ -78,6 +78,26 @@ struct S3Settings {
 // Reads S3Settings from the environment; throws ConfigError naming the variable.
 S3Settings load_s3_settings(const EnvLookup& env, std::vector<Setting>* settings = nullptr);
 
+// The API service (k9-api serve, bootstrap).
+//   K9_JWT_SECRET            HS256 secret for development tokens (at least 32 bytes)
+//   K9_JWKS_FILE             a JWKS file with the RS256 keys to accept
+//   K9_COGNITO_USER_POOL_ID  a Cognito user pool: tokens must come from it (issuer), keys
+//                            from its JWKS (K9_JWKS_FILE, or fetched from Cognito)
+//   K9_JWT_AUDIENCE          accepted app client ids, comma-separated (aud / client_id)
+//   K9_PERSIST_WRITES (10), K9_PERSIST_INTERVAL (300 s): automatic persistence
+//   K9_MAX_BODY_BYTES (1 MiB): larger request bodies get 413
+struct ApiSettings {
+    std::optional<std::string> jwt_secret;
+    std::optional<std::string> jwks_file;
+    std::optional<std::string> user_pool_id;
+    std::vector<std::string> audiences;
+    int persist_writes = 10;
+    int persist_interval_s = 300;
+    std::size_t max_body_bytes = 1u << 20;
+};
+
+ApiSettings load_api_settings(const EnvLookup& env);
+
 struct Config {
     std::string environment = "dev";
     std::optional<std::string> bucket;
@@ -85,6 +105,7 @@ struct Config {
     std::filesystem::path db_path;
     StoreLocation store;
     S3Settings s3;
+    ApiSettings api;
     std::vector<Setting> settings;  // for display, in a stable order
 };
 

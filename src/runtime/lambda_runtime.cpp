@@ -244,7 +244,8 @@ void RuntimeClient::post(const std::string& what, const std::string& url, const 
     }
 }
 
-int run_loop(RuntimeClient& client, const Handler& handler, std::optional<int> max_invocations) {
+int run_loop(RuntimeClient& client, const Handler& handler, std::optional<int> max_invocations,
+             const std::function<void()>& after_response) {
     log::debug("lambda runtime: loop started", {{"endpoint", client.base_url()}});
     for (int done = 0; !max_invocations || done < *max_invocations; ++done) {
         Invocation invocation;
@@ -288,6 +289,13 @@ int run_loop(RuntimeClient& client, const Handler& handler, std::optional<int> m
             log::error("lambda runtime: cannot post an invocation's result; exiting",
                        {{"error", e.what()}});
             return kLoopPostFailed;
+        }
+        if (after_response) {
+            try {
+                after_response();
+            } catch (const std::exception& e) {
+                log::error("lambda runtime: post-response work failed", {{"error", e.what()}});
+            }
         }
         log::debug("lambda runtime: invocation done", {{"request_id", invocation.request_id},
                                                        {"ok", result.ok},

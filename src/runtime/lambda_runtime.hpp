@@ -90,7 +90,10 @@ inline constexpr int kLoopPostFailed = 2;  // a /response or /error could not be
 // _X_AMZN_TRACE_ID for each invocation (unset when it carries none). Returns kLoopDone after
 // `max_invocations` (tests), or kLoopNextFailed / kLoopPostFailed when the Runtime API
 // stops answering: the process should then exit so Lambda can replace it.
+// `after_response` runs once the result is posted and before the next /next: work that
+// must not delay the answer (the process is not frozen until it asks for the next one).
 int run_loop(RuntimeClient& client, const Handler& handler,
-             std::optional<int> max_invocations = std::nullopt);
+             std::optional<int> max_invocations = std::nullopt,
+             const std::function<void()>& after_response = {});
 
 }  // namespace k9::runtime

@@ -1,0 +1,44 @@
+#pragma once
+// Who is calling. Behind API Gateway the authorizer already verified the caller and
+// its Cognito `sub` arrives in the event (Request::authorizer_user_id). Elsewhere (the
+// local server, Function URLs) k9 verifies `Authorization: Bearer <JWT>` itself:
+// RS256 against a JWKS (K9_JWKS_FILE, or the Cognito pool's, fetched once and again
+// when an unknown key id appears), or HS256 with K9_JWT_SECRET for development.
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/http_types.hpp"
+#include "api/jwt.hpp"
+#include "common/time.hpp"
+#include "config/config.hpp"
+
+namespace k9::api {
+
+// Fetches a URL's body (the Cognito JWKS); throws on failure.
+using JwksFetch = std::function<std::string(const std::string& url)>;
+
+class Authenticator {
+public:
+    Authenticator(const config::ApiSettings& settings, Clock clock = system_clock(), JwksFetch fetch = {});
+
+    // The caller's user id, or ApiError(401) saying what is wrong with the credentials.
+    std::string user_id(const Request& request);
+
+private:
+    std::shared_ptr<const Jwks> keys(bool refresh);
+
+    JwtPolicy policy_;
+    std::optional<std::string> jwks_url_;
+    JwksFetch fetch_;
+    Clock clock_;
+    std::mutex mutex_;
+    Micros last_fetch_ = 0;
+};
+
+// A JwksFetch over HTTPS with k9's HTTP client.
+JwksFetch https_fetch();
+
+}  // namespace k9::api

@@ -1,0 +1,71 @@
+#pragma once
+// Router: the one handler behind every front door. It matches a Request to a route,
+// authenticates the caller where the route needs it, runs the handler, and turns
+// every error into a JSON response with the right 4xx/5xx status. It never throws.
+// One JSON log line per request: method, route, status, duration, request id and a
+// hash of the user id (never a token or a body).
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/auth.hpp"
+#include "api/auto_persist.hpp"
+#include "api/http_types.hpp"
+#include "db/manager.hpp"
+#include "repo/report_repository.hpp"
+#include "repo/user_repository.hpp"
+
+namespace k9::api {
+
+// What the handlers work with.
+struct Services {
+    db::DatabaseManager& manager;
+    repo::UserRepository& users;
+    repo::ReportRepository& reports;
+    AutoPersist& persist;
+};
+
+using Params = std::map<std::string, std::string>;
+
+// The caller's request with its route parameters and (for authenticated routes) user.
+struct Call {
+    const Request& request;
+    const Params& params;
+    const std::string& user;
+};
+
+using Handler = std::function<Response(Services&, const Call&)>;
+
+struct Route {
+    std::string method;
+    std::string pattern;  // "/reports/{reportId}/favorites/{productId}"
+    bool needs_user = true;
+    bool writes = false;  // counts toward automatic persistence when it succeeds
+    Handler handler;
+};
+
+class Router {
+public:
+    Router(Services services, Authenticator& auth);
+    Response handle(const Request& request);
+    const std::vector<Route>& routes() const { return routes_; }
+
+private:
+    Response dispatch(const Request& request, std::string& route_name, std::string& user);
+
+    Services services_;
+    Authenticator& auth_;
+    std::vector<Route> routes_;
+};
+
+// The K9 routes, by area (routes_*.cpp).
+void add_user_routes(std::vector<Route>& routes);
+void add_report_routes(std::vector<Route>& routes);
+void add_service_routes(std::vector<Route>& routes);
+
+// JSON with invalid UTF-8 replaced, as every response body is written.
+std::string dump(const nlohmann::json& j);
+
+}  // namespace k9::api

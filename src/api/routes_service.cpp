@@ -1,0 +1,31 @@
+// GET /health (no authentication) and POST /admin/persist.
+#include "api/errors.hpp"
+#include "api/router.hpp"
+
+namespace k9::api {
+
+void add_service_routes(std::vector<Route>& routes) {
+    routes.push_back({"GET", "/health", false, false, [](Services& s, const Call&) {
+                          const auto db = s.manager.status();
+                          auto persist = s.persist.status();
+                          // Degraded while the newest persist attempt failed.
+                          bool degraded = false;
+                          if (!persist["last_error_at"].is_null()) {
+                              const auto failed = parse_iso8601(persist["last_error_at"].get<std::string>());
+                              degraded = !db.last_persist || (failed && *failed > *db.last_persist);
+                          }
+                          return json_response(200, dump({{"status", degraded ? "degraded" : "ok"},
+                                                          {"database", db.to_json()},
+                                                          {"persist", persist}}));
+                      }});
+    routes.push_back({"POST", "/admin/persist", true, false, [](Services& s, const Call&) {
+                          const auto r = s.persist.persist_now("admin");
+                          return json_response(200, dump({{"persisted", r.uploaded},
+                                                          {"etag", r.etag},
+                                                          {"seq", r.seq},
+                                                          {"bytes", r.bytes},
+                                                          {"duration_ms", r.duration_ms}}));
+                      }});
+}
+
+}  // namespace k9::api

@@ -1,0 +1,33 @@
+#include "api/service.hpp"
+
+#include "repo/mutations.hpp"
+#include "store/open_store.hpp"
+
+namespace k9::api {
+
+Service::Service(const config::Config& config, const config::EnvLookup& env, Clock clock, JwksFetch fetch)
+    : settings_(config.api), clock_(clock) {
+    store_ = store::open_store(config, env);
+    db::ManagerOptions options;
+    options.db_path = config.db_path;
+    options.key = config.key;
+    options.mutations = &repo::k9_mutations();
+    options.clock = clock;
+    manager_ = std::make_unique<db::DatabaseManager>(options, store_);
+    users_ = std::make_unique<repo::UserRepository>(*manager_, clock);
+    reports_ = std::make_unique<repo::ReportRepository>(*manager_, clock);
+    auth_ = std::make_unique<Authenticator>(config.api, clock, std::move(fetch));
+}
+
+Service::~Service() {
+    if (persist_) persist_->stop();
+}
+
+void Service::open() {
+    manager_->open();
+    persist_ = std::make_unique<AutoPersist>(*manager_, PersistPolicy{settings_.persist_writes, settings_.persist_interval_s},
+                                             clock_);
+    router_ = std::make_unique<Router>(Services{*manager_, *users_, *reports_, *persist_}, *auth_);
+}
+
+}  // namespace k9::api

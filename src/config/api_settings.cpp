@@ -1,0 +1,75 @@
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+
+#include "config/config.hpp"
+
+namespace k9::config {
+namespace {
+
+constexpr std::size_t kMinSecretBytes = 32;
+
+std::optional<std::string> get(const EnvLookup& env, const std::string& name) {
+    auto v = env(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+}
+
+long long number(const std::string& variable, const std::string& text, long long min, long long max) {
+    long long value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+        throw ConfigError(variable, "'" + text + "' is not allowed (a whole number from " + std::to_string(min) +
+                                        " to " + std::to_string(max) + ")");
+    }
+    return value;
+}
+
+}  // namespace
+
+ApiSettings load_api_settings(const EnvLookup& env) {
+    ApiSettings a;
+    if (auto s = get(env, "K9_JWT_SECRET")) {
+        if (s->size() < kMinSecretBytes) {
+            throw ConfigError("K9_JWT_SECRET", "is " + std::to_string(s->size()) +
+                                                   " bytes; HS256 needs at least 32 (e.g. openssl rand -hex 32)");
+        }
+        a.jwt_secret = *s;
+    }
+    if (auto f = get(env, "K9_JWKS_FILE")) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(*f, ec)) {
+            throw ConfigError("K9_JWKS_FILE", "'" + *f + "' is not a readable file (a JSON Web Key Set)");
+        }
+        a.jwks_file = *f;
+    }
+    if (auto p = get(env, "K9_COGNITO_USER_POOL_ID")) {
+        const auto us = p->find('_');
+        const bool ok = us != std::string::npos && us > 0 && us + 1 < p->size() &&
+                        std::all_of(p->begin(), p->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
+        if (!ok) throw ConfigError("K9_COGNITO_USER_POOL_ID", "'" + *p + "' is not a user pool id (e.g. us-east-1_AbC123)");
+        a.user_pool_id = *p;
+    }
+    if (auto list = get(env, "K9_JWT_AUDIENCE")) {
+        std::size_t start = 0;
+        while (start <= list->size()) {
+            const auto comma = list->find(',', start);
+            std::string item = list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            item.erase(0, item.find_first_not_of(' '));
+            item.erase(item.find_last_not_of(' ') + 1);
+            if (!item.empty()) a.audiences.push_back(item);
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    if (auto v = get(env, "K9_PERSIST_WRITES")) a.persist_writes = static_cast<int>(number("K9_PERSIST_WRITES", *v, 0, 1000000));
+    if (auto v = get(env, "K9_PERSIST_INTERVAL")) {
+        a.persist_interval_s = static_cast<int>(number("K9_PERSIST_INTERVAL", *v, 0, 86400));
+    }
+    if (auto v = get(env, "K9_MAX_BODY_BYTES")) {
+        a.max_body_bytes = static_cast<std::size_t>(number("K9_MAX_BODY_BYTES", *v, 1024, 64ll << 20));
+    }
+    return a;
+}
+
+}  // namespace k9::config

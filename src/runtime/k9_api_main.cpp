@@ -1,0 +1,101 @@
+// k9-api serve: the K9 API as a local HTTP server on the DatabaseManager.
+#include <pthread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <thread>
+
+#include "api/service.hpp"
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "db/migrations.hpp"
+#include "runtime/http_server.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(
+Configuration comes from the environment (see k9db --config); authentication from
+K9_JWT_SECRET (development HS256 tokens: k9db token --user ID), K9_JWKS_FILE or
+K9_COGNITO_USER_POOL_ID. SIGINT/SIGTERM stop the server after persisting pending writes.
+
+Exit codes: 0 stopped cleanly, 1 failed to start or to persist at shutdown, 2 usage or
+configuration error, 3 persist conflict at shutdown (the writes stay in the local file).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    k9::log::configure_from_environment();
+    CLI::App app{"k9-api - the K9 API service", "k9-api"};
+    app.footer(kFooter);
+    auto* serve = app.add_subcommand("serve", "Serve the API over HTTP (default 127.0.0.1:3001)");
+    k9::runtime::ServerOptions options;
+    serve->add_option("--host", options.host, "Address to listen on")->capture_default_str();
+    serve->add_option("--port", options.port, "Port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+    serve->add_option("--threads", options.threads, "Worker threads")->capture_default_str()->check(CLI::Range(1, 256));
+    app.require_subcommand(1);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+
+    // Signals are taken by one thread (sigwait), never by a handler in a random thread.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    std::unique_ptr<k9::api::Service> service;
+    try {
+        const auto env = k9::config::process_env();
+        const auto config = k9::config::load_config(env);
+        options.max_body_bytes = config.api.max_body_bytes;
+        service = std::make_unique<k9::api::Service>(config, env);
+        service->open();
+    } catch (const k9::config::ConfigError& e) {
+        k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});
+        return 2;
+    } catch (const std::exception& e) {
+        k9::log::error(std::string("Cannot start: ") + e.what());
+        return 1;
+    }
+
+    k9::runtime::HttpServer server(service->router(), options);
+    int port = 0;
+    try {
+        port = server.bind();
+    } catch (const std::exception& e) {
+        k9::log::error(e.what());
+        return 1;
+    }
+    std::thread waiter([&] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        k9::log::info("Stopping on signal", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        server.stop();
+    });
+    service->persist().start();
+    k9::log::info("k9-api listening", {{"url", "http://" + options.host + ":" + std::to_string(port)}});
+    std::cout << "Listening on http://" << options.host << ":" << port << std::endl;
+    server.run();
+
+    // Whatever ended the server, the waiter must not outlive main.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    service->persist().stop();
+    int rc = 0;
+    if (service->manager().pending_writes() > 0) {
+        try {
+            service->persist().persist_now("shutdown");
+        } catch (const k9::db::PersistConflict&) {
+            rc = 3;
+        } catch (const std::exception&) {
+            rc = 1;
+        }
+    }
+    k9::log::info("k9-api stopped", {{"exit_code", rc}});
+    return rc;
+}
