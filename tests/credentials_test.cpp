@@ -603,7 +603,7 @@ TEST(Refresh, NearlyExpiredCredentialsAreNotFetchedOnEveryCall) {
     now = kT0 + 5'000'000;
     EXPECT_EQ(provider->get().access_key_id, "ASIASHORT");
     EXPECT_EQ(endpoint.hits(), 1);
-    EXPECT_TRUE(logs.has("WARNING", "AWS credentials expire within 5 minutes of being fetched"));
+    EXPECT_TRUE(logs.has("WARN", "AWS credentials expire within 5 minutes of being fetched"));
     now = kT0 + 11'000'000;
     provider->get();
     EXPECT_EQ(endpoint.hits(), 2);
@@ -622,7 +622,7 @@ TEST(Refresh, FailedRefreshServesUnexpiredCredentialsThenFails) {
     test::LogCapture logs;
     EXPECT_EQ(provider->get().access_key_id, "ASIACONTAINER");
     EXPECT_TRUE(logs.has(
-        "WARNING", "AWS credentials refresh failed; using the current ones until they expire"));
+        "WARN", "AWS credentials refresh failed; using the current ones until they expire"));
     now = kT0 + 61 * kMinute;  // expired
     error_of([&] { provider->get(); }, ErrorKind::Transient);
 }

@@ -356,7 +356,7 @@ TEST(LambdaRuntime, PayloadsAreNeverLogged) {
             EXPECT_EQ(text.find("PAYLOAD-SECRET"), std::string::npos) << text;
             EXPECT_EQ(text.find("RESPONSE-SECRET"), std::string::npos) << text;
         }
-        EXPECT_TRUE(logs.has("WARNING", "lambda runtime: invocation failed"));
+        EXPECT_TRUE(logs.has("WARN", "lambda runtime: invocation failed"));
     }
     log::set_threshold(before);
 }

@@ -45,7 +45,7 @@ TEST_F(ManagerTest, MissingSnapshotCreatesANewDatabaseWithTheDocumentedLogs) {
     auto m = make_manager(local("a"), store_);
     m->get_connection();
     const std::string url = store_->url_for(test::kSnapshotKey);
-    EXPECT_TRUE(logs.has("WARNING", "Database not found in the file store: " + url));
+    EXPECT_TRUE(logs.has("WARN", "Database not found in the file store: " + url));
     EXPECT_TRUE(logs.has("INFO", "Will create new database locally"));
     EXPECT_EQ(m->status().origin, "created");
     EXPECT_EQ(m->status().schema_version, db::latest_schema_version());

@@ -48,6 +48,9 @@ protected:
         return ErrorKind::InvalidArgument;
     }
     std::uint64_t retries() { return store_->client().counters().retries; }
+    // Holds back the body of the whole-object GET (after its headers and first bytes) so
+    // that the parallel workers take the tail parts first, whatever the machine's speed.
+    void slow_stream() { proxy_.add({Fault::StallBody, "GET", "", "", 1, 0, "", 500, "range:"}); }
 
     test::Moto& moto_ = test::Moto::instance();
     test::FaultProxy proxy_{moto_.port()};
@@ -78,11 +81,12 @@ TEST_F(S3FaultsTest, ABurstLongerThanTheBudgetIsAClearTransientError) {
 
 TEST_F(S3FaultsTest, AConnectionResetMidBodyRetriesOnlyThatPart) {
     store_->put_file(tmp_ / "src", "db");
+    slow_stream();
     proxy_.add({Fault::Reset, "GET", "", "range: bytes=10485760-", 1});  // the last part
     const auto before = retries();
     store_->get_file("db", tmp_ / "out");
     EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
-    EXPECT_EQ(proxy_.faults_injected(), 1);
+    EXPECT_EQ(proxy_.faults_injected(), 2);
     EXPECT_EQ(retries() - before, 1u) << "only the broken part is fetched again";
 }
 
@@ -101,6 +105,21 @@ TEST_F(S3FaultsTest, ABrokenSingleStreamResumesFromItsLastByte) {
     EXPECT_EQ(proxy_.faults_injected(), 2) << "the resuming GET carries If-Match";
 }
 
+TEST_F(S3FaultsTest, ASlowStreamGetsHelpByParallelRangedGets) {
+    store_->put_file(tmp_ / "src", "db");
+    slow_stream();
+    proxy_.add({Fault::Stall, "GET", "", "if-match:", -1, 0, "", 0});  // counts pinned part GETs
+    const auto before = store_->client().counters().requests;
+    std::uint64_t progress = 0;
+    store::GetOptions o;
+    o.progress = [&](std::uint64_t done, std::uint64_t) { progress = done; };
+    store_->get_file("db", tmp_ / "out", o);
+    EXPECT_EQ(test::slurp(tmp_ / "out"), data_);
+    EXPECT_EQ(progress, data_.size());
+    EXPECT_EQ(store_->client().counters().requests - before, 3u) << "the stream and two tail parts";
+    EXPECT_EQ(proxy_.faults_injected(), 1 + 2) << "both parts were pinned with If-Match";
+}
+
 TEST_F(S3FaultsTest, ATruncatedBodyIsRetried) {
     store_->put_bytes("a small object", "small");
     proxy_.add({Fault::Truncate, "GET", "", "", 1});
@@ -109,6 +128,7 @@ TEST_F(S3FaultsTest, ATruncatedBodyIsRetried) {
 
 TEST_F(S3FaultsTest, AlteredBytesAreCaughtByTheChecksum) {
     store_->put_file(tmp_ / "src", "db");
+    slow_stream();
     proxy_.add({Fault::FlipBytes, "GET", "", "range: bytes=5242880-", 1});  // the middle part
     std::string message;
     EXPECT_EQ(kind_of([&] { store_->get_file("db", tmp_ / "out"); }, &message), ErrorKind::Corrupt);

@@ -22,6 +22,7 @@ void AutoPersist::note_write() {
 }
 
 bool AutoPersist::due() {
+    if (policy_.writes <= 0 && policy_.interval_s <= 0) return false;
     const std::int64_t pending = manager_.pending_writes();
     std::lock_guard lock(mutex_);
     if (pending <= 0) {

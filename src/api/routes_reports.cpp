@@ -19,11 +19,11 @@ std::size_t parse_limit(const Request& request) {
     return value;  // the repository checks the range
 }
 
-// One CSV field (RFC 4180). A leading = + - @ is neutralised so that spreadsheets do
-// not run it as a formula.
+// One CSV field (RFC 4180). A leading = + - @ tab or carriage return is neutralised
+// with a quote so that spreadsheets do not run the field as a formula (OWASP).
 std::string csv(const std::string& v) {
     std::string s = v;
-    if (!s.empty() && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@')) s.insert(0, "'");
+    if (!s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos) s.insert(0, "'");
     if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
     std::string out = "\"";
     for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);

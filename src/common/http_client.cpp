@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <strings.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <mutex>
 
 #include "common/fs.hpp"
@@ -19,6 +22,20 @@ struct GlobalInit {
 void ensure_global_init() {
     static GlobalInit once;
     (void)once;
+}
+
+// The CA bundle: SSL_CERT_FILE when set, else the first bundle that exists. Debian's
+// libcurl looks only where Debian keeps it; Amazon Linux (Lambda) keeps it elsewhere.
+const std::string& ca_bundle() {
+    static const std::string path = [] {
+        if (const char* env = std::getenv("SSL_CERT_FILE"); env != nullptr && *env != '\0') return std::string(env);  // NOLINT
+        for (const char* p : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                              "/etc/ssl/cert.pem"}) {
+            if (::access(p, R_OK) == 0) return std::string(p);
+        }
+        return std::string();
+    }();
+    return path;
 }
 
 struct CurlSlist {
@@ -183,6 +200,7 @@ Response Client::send(const Request& request) {
 
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_SHARE, pool_->share);
+    if (!ca_bundle().empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle().c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer, larger callbacks for big bodies

@@ -20,7 +20,7 @@ std::string_view to_string(Level level) {
     switch (level) {
         case Level::Debug: return "DEBUG";
         case Level::Info: return "INFO";
-        case Level::Warning: return "WARNING";
+        case Level::Warning: return "WARN";  // the name Lambda's JSON log format uses
         case Level::Error: return "ERROR";
     }
     return "INFO";

@@ -97,7 +97,7 @@ void Statement::check(duckdb_state state, std::size_t index) {
     if (state != DuckDBSuccess) {
         const char* error = duckdb_prepare_error(stmt_);
         throw Error("cannot bind parameter " + std::to_string(index) + ": " +
-                    (error != nullptr ? error : "index out of range"));
+                    (error != nullptr ? error : "a bad index, or a value DuckDB refuses (e.g. invalid UTF-8)"));
     }
 }
 
@@ -151,6 +151,7 @@ Connection::Connection(Database& db) {
 }
 
 Connection::~Connection() {
+    cache_.clear();  // statements before their connection
     if (conn_ != nullptr) duckdb_disconnect(&conn_);
 }
 
@@ -176,6 +177,12 @@ Statement Connection::prepare(std::string_view sql) {
         throw Error(message);
     }
     return Statement(stmt);
+}
+
+Statement& Connection::prepared(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) it = cache_.emplace(sql, prepare(sql)).first;
+    return it->second;
 }
 
 std::vector<Statement> Connection::prepare_all(std::string_view sql) {

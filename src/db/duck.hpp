@@ -107,12 +107,16 @@ public:
     Result query(std::string_view sql);
     void execute(std::string_view sql) { query(sql); }
     Statement prepare(std::string_view sql);
+    // A statement prepared once per connection and reused (parsing and planning cost
+    // more than running a point query). Bind every parameter before each execute().
+    Statement& prepared(const std::string& sql);
     // Splits a SQL text into prepared statements, one per statement it holds.
     std::vector<Statement> prepare_all(std::string_view sql);
     duckdb_connection handle() { return conn_; }
 
 private:
     duckdb_connection conn_ = nullptr;
+    std::map<std::string, Statement> cache_;
 };
 
 // BEGIN on construction; ROLLBACK on destruction unless commit() succeeded.

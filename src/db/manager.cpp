@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "db/migrations.hpp"
 #include "db/snapshot.hpp"
+#include "obs/metrics.hpp"
 
 namespace k9::db {
 namespace stdfs = std::filesystem;
@@ -134,8 +135,10 @@ void DatabaseManager::cold_start() {
         }
         try {
             // No separate DuckDB open of the temp file: the real open below checks it.
+            const double download_started = monotonic_ms();
             FetchedSnapshot fetched = fetch_snapshot(*store_, options_.key, path.parent_path(),
                                                      options_.download_progress, false);
+            obs::metrics().duration_ms(obs::kDownloadDurationMs, monotonic_ms() - download_started);
             if (local_exists) move_aside(path, options_.clock());
             install_snapshot(fetched, path);
             // Saved once it is open (with its seq and schema). A crash before that leaves a
@@ -145,6 +148,7 @@ void DatabaseManager::cold_start() {
             source = "downloaded";
         } catch (const StoreError& e) {
             if (!e.is_not_found()) {
+                obs::metrics().count(obs::kDatabaseDownloadFailures);
                 log::error("Failed to download from " + store_->display_name() + ": " + e.what(),
                            {{"remote", remote}, {"error_kind", store::to_string(e.kind())}});
                 throw ColdStartError("cannot start: downloading " + remote + " failed: " + e.what() +
@@ -167,6 +171,7 @@ void DatabaseManager::cold_start() {
     } catch (const duck::Error& e) {
         if (source == "downloaded") {
             // Checksum and magic were right, yet DuckDB refuses the file: keep it aside.
+            obs::metrics().count(obs::kDatabaseDownloadFailures);
             move_aside(path, options_.clock());
             std::error_code ec;
             stdfs::remove(LocalState::path_for(path), ec);
@@ -184,16 +189,21 @@ void DatabaseManager::cold_start() {
     migrate(*conn);  // SchemaTooNew: the database is left as it is
     const int schema_now = schema_version(*conn);
 
+    seq_ = read_seq(*conn);
+    schema_ = schema_now;
     process_lock_ = std::move(lock);
     state_ = *state;
     db_ = std::move(db);
     conn_ = std::move(conn);
+    const double cold_start_ms = monotonic_ms() - started;
+    obs::metrics().duration_ms(obs::kColdStartDurationMs, cold_start_ms);
+    obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(size_or_zero(path)), obs::Unit::Bytes);
     log::info("Database ready", {{"source", source},
                                  {"path", path.string()},
                                  {"remote", remote},
                                  {"bytes", size_or_zero(path)},
                                  {"schema_version", schema_now},
-                                 {"duration_ms", monotonic_ms() - started}});
+                                 {"duration_ms", cold_start_ms}});
 }
 
 std::int64_t DatabaseManager::read_seq(duck::Connection& conn) {
@@ -218,9 +228,9 @@ nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
     std::lock_guard lock(write_mutex_);
     duck::Transaction tx(*conn_);
     nlohmann::json result = (*fn)(*conn_, mutation.params);
-    conn_->execute(
-        "UPDATE k9_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE name = 'seq'");
+    conn_->prepared("UPDATE k9_meta SET value = value + 1 WHERE name = 'seq'").execute();
     tx.commit();
+    ++seq_;  // the same count the database now holds, without asking it
     return result;
 }
 
@@ -241,8 +251,8 @@ PersistResult DatabaseManager::persist_to_s3() {
     {
         // No write may commit between CHECKPOINT and the end of the copy.
         std::lock_guard write_lock(write_mutex_);
-        seq = read_seq(*conn_);
-        schema = schema_version(*conn_);
+        seq = seq_;
+        schema = schema_;
         if (state.base_etag && seq == state.base_seq && schema == state.base_schema) {
             log::info("Nothing to persist", {{"remote", remote_url()}, {"seq", seq}});
             return PersistResult{false, *state.base_etag, seq, 0, monotonic_ms() - started};
@@ -266,7 +276,10 @@ PersistResult DatabaseManager::persist_to_s3() {
     try {
         info = store_->put_file(snapshot->path(), options_.key, put);
     } catch (const StoreError& e) {
-        if (!e.is_precondition_failed()) throw;
+        if (!e.is_precondition_failed()) {
+            obs::metrics().count(obs::kDatabaseUploadFailures);
+            throw;
+        }
         // A retry after a lost response finds its own upload: same bytes, same checksum.
         auto remote = store_->head_if_exists(options_.key);
         const bool ours = remote && !remote->checksum.empty() &&
@@ -281,6 +294,7 @@ PersistResult DatabaseManager::persist_to_s3() {
                                             " created here"
                            : "this local database's origin is unknown and " + remote_url() +
                                  " already exists");
+            obs::metrics().count(obs::kPersistConflicts);
             log::error("Persist conflict", {{"remote", remote_url()}, {"pending_writes", seq - state.base_seq}});
             throw PersistConflict(
                 "persist refused: " + why + ". Nothing was overwritten; your " +
@@ -301,6 +315,8 @@ PersistResult DatabaseManager::persist_to_s3() {
         state_ = state;
     }
     PersistResult result{true, info.etag, seq, info.size, monotonic_ms() - started};
+    obs::metrics().duration_ms(obs::kPersistDurationMs, result.duration_ms);
+    obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(info.size), obs::Unit::Bytes);
     log::info("Persisted database", {{"remote", remote_url()},
                                      {"etag", info.etag},
                                      {"seq", seq},
@@ -311,11 +327,7 @@ PersistResult DatabaseManager::persist_to_s3() {
 
 std::int64_t DatabaseManager::pending_writes() {
     open();
-    std::int64_t seq;
-    {
-        std::lock_guard lock(write_mutex_);
-        seq = read_seq(*conn_);
-    }
+    const std::int64_t seq = seq_;
     std::lock_guard lock(state_mutex_);
     return seq - state_.base_seq;
 }
@@ -323,11 +335,8 @@ std::int64_t DatabaseManager::pending_writes() {
 ManagerStatus DatabaseManager::status() {
     open();
     ManagerStatus s;
-    {
-        std::lock_guard lock(write_mutex_);
-        s.seq = read_seq(*conn_);
-        s.schema_version = schema_version(*conn_);
-    }
+    s.seq = seq_;
+    s.schema_version = schema_;
     {
         std::lock_guard lock(state_mutex_);
         s.origin = to_string(state_.origin);

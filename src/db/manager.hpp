@@ -18,6 +18,7 @@
 // for single-threaded callers (the CLI).
 
 #include <filesystem>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -133,6 +134,8 @@ private:
     std::unique_ptr<duck::Database> db_;
     std::unique_ptr<duck::Connection> conn_;  // writes and get_connection()
     LocalState state_;
+    std::atomic<std::int64_t> seq_{0};  // k9_meta.seq, kept in step by apply()
+    std::atomic<int> schema_{0};
 
     std::mutex write_mutex_;    // one writer at a time; held across CHECKPOINT + copy
     std::mutex persist_mutex_;  // one persist at a time

@@ -59,7 +59,7 @@ std::vector<std::string> unique_in_order(const std::vector<std::string>& ids) {
 
 void write_favorites(duck::Connection& conn, const Report& r, const std::vector<std::string>& favs,
                      Micros now) {
-    conn.prepare("UPDATE reports SET favorites = ?, updated_at = ? WHERE id = ? AND user_id = ?")
+    conn.prepared("UPDATE reports SET favorites = ?, updated_at = ? WHERE id = ? AND user_id = ?")
         .bind(1, json(favs).dump()).bind_timestamp(2, now).bind(3, r.id).bind(4, r.user_id)
         .execute();
 }
@@ -72,7 +72,7 @@ Report existing(duck::Connection& conn, const json& p) {
 }
 
 json apply_create(duck::Connection& conn, const json& p) {
-    conn.prepare("INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
+    conn.prepared("INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
                  "created_at, updated_at) VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)")
         .bind(1, p.at("id").get<std::string>())
         .bind(2, p.at("title").get<std::string>())
@@ -93,7 +93,7 @@ json apply_update(duck::Connection& conn, const json& p) {
     if (p.contains("author")) r.author = p["author"].get<std::string>();
     if (p.contains("date")) r.date = p["date"].get<std::string>();
     if (p.contains("reference")) r.reference = p["reference"];
-    conn.prepare("UPDATE reports SET title = ?, author = ?, date = CAST(? AS DATE), reference = ?, "
+    conn.prepared("UPDATE reports SET title = ?, author = ?, date = CAST(? AS DATE), reference = ?, "
                  "updated_at = ? WHERE id = ? AND user_id = ?")
         .bind(1, r.title).bind(2, r.author).bind(3, r.date).bind(4, r.reference.dump())
         .bind_timestamp(5, p.at("now").get<Micros>()).bind(6, r.id).bind(7, r.user_id)
@@ -103,7 +103,7 @@ json apply_update(duck::Connection& conn, const json& p) {
 
 json apply_delete(duck::Connection& conn, const json& p) {
     const std::string id = p.at("id").get<std::string>();
-    auto r = conn.prepare("DELETE FROM reports WHERE id = ? AND user_id = ?")
+    auto r = conn.prepared("DELETE FROM reports WHERE id = ? AND user_id = ?")
                  .bind(1, id).bind(2, p.at("user_id").get<std::string>())
                  .execute();
     if (r.rows_changed() == 0) not_found(id);
@@ -150,6 +150,7 @@ std::pair<Micros, std::string> decode_cursor(const std::string& cursor) {
         std::size_t used = 0;
         const Micros t = std::stoll(text.substr(0, colon), &used);
         if (used != colon) throw std::invalid_argument("bad time");
+        check_id("cursor", text.substr(colon + 1));
         return {t, text.substr(colon + 1)};
     } catch (const std::exception&) {
         throw InvalidInput("cursor", "cursor is not one this API returned");
@@ -160,7 +161,7 @@ std::pair<Micros, std::string> decode_cursor(const std::string& cursor) {
 
 std::optional<Report> find_report(duck::Connection& conn, const std::string& user_id,
                                   const std::string& report_id) {
-    auto r = conn.prepare(std::string("SELECT ") + kColumns + " FROM reports WHERE id = ? AND user_id = ?")
+    auto r = conn.prepared(std::string("SELECT ") + kColumns + " FROM reports WHERE id = ? AND user_id = ?")
                  .bind(1, report_id).bind(2, user_id)
                  .execute();
     if (r.rows() == 0) return std::nullopt;
@@ -179,7 +180,7 @@ ReportPage ReportRepository::list_for_user(const std::string& user_id, std::size
         std::string sql = std::string("SELECT ") + kColumns + " FROM reports WHERE user_id = ?";
         if (after) sql += " AND (created_at < ? OR (created_at = ? AND id < ?))";
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
-        auto stmt = conn.prepare(sql);
+        auto& stmt = conn.prepared(sql);
         std::size_t i = 1;
         stmt.bind(i++, user_id);
         if (after) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/utf8.hpp"
+
 namespace k9::repo {
 
 namespace {
@@ -18,6 +20,7 @@ void check_id(const std::string& field, const std::string& value) {
         throw InvalidInput(field, field + " must be 1 to " + std::to_string(kMaxProductIdLength) +
                                       " characters");
     }
+    if (!is_valid_utf8(value)) throw InvalidInput(field, field + " must be valid UTF-8");
     if (has_control_chars(value) || value.find('/') != std::string::npos) {
         throw InvalidInput(field, field + " must not contain control characters or '/'");
     }
@@ -31,6 +34,7 @@ void check_text(const std::string& field, const std::string& value, bool require
         throw InvalidInput(field, field + " must be at most " + std::to_string(kMaxTextLength) +
                                       " bytes");
     }
+    if (!is_valid_utf8(value)) throw InvalidInput(field, field + " must be valid UTF-8");
     if (has_control_chars(value)) throw InvalidInput(field, field + " must not contain control characters");
 }
 

@@ -9,6 +9,7 @@
 #include "api/service.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
+#include "obs/metrics.hpp"
 #include "runtime/lambda_events.hpp"
 #include "runtime/lambda_runtime.hpp"
 
@@ -26,6 +27,7 @@ int main() {
     try {
         const auto env = k9::config::process_env();
         const auto config = k9::config::load_config(env);
+        k9::obs::configure_metrics(config.environment, k9::obs::metrics_enabled(env));
         service = std::make_unique<k9::api::Service>(config, env);
         service->open();
     } catch (const k9::config::ConfigError& e) {
@@ -33,7 +35,7 @@ int main() {
         client.init_error("K9.ConfigError", e.what());
         return 1;
     } catch (const std::exception& e) {
-        k9::log::error(std::string("Cannot start: ") + e.what());
+        k9::log::error(e.what());
         client.init_error("K9.InitError", e.what());
         return 1;
     }

@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "db/migrations.hpp"
+#include "obs/metrics.hpp"
 #include "runtime/http_server.hpp"
 
 namespace {
@@ -53,13 +54,14 @@ int main(int argc, char** argv) {
         const auto env = k9::config::process_env();
         const auto config = k9::config::load_config(env);
         options.max_body_bytes = config.api.max_body_bytes;
+        k9::obs::configure_metrics(config.environment, k9::obs::metrics_enabled(env));
         service = std::make_unique<k9::api::Service>(config, env);
         service->open();
     } catch (const k9::config::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});
         return 2;
     } catch (const std::exception& e) {
-        k9::log::error(std::string("Cannot start: ") + e.what());
+        k9::log::error(e.what());
         return 1;
     }
 

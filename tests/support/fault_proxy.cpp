@@ -114,6 +114,7 @@ const FaultRule* FaultProxy::match(const std::string& method, const std::string&
         if (!r.method.empty() && r.method != method) continue;
         if (!r.path_contains.empty() && path.find(r.path_contains) == std::string::npos) continue;
         if (!r.header_contains.empty() && head.find(r.header_contains) == std::string::npos) continue;
+        if (!r.header_absent.empty() && head.find(r.header_absent) != std::string::npos) continue;
         if (r.times > 0) --r.times;
         ++injected_;
         return &r;
@@ -174,6 +175,13 @@ void FaultProxy::serve(int client) {
                 ::setsockopt(client, SOL_SOCKET, SO_LINGER, &l, sizeof l);
             }
             break;
+        }
+        if (faulty && rule.fault == Fault::StallBody) {
+            const std::size_t first = resp_head + std::min<std::size_t>(resp_body, 64 * 1024);
+            if (!send_all(client, response.data(), first)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(rule.stall_ms));
+            if (!send_all(client, response.data() + first, response.size() - first)) break;
+            continue;
         }
         if (faulty && rule.fault == Fault::FlipBytes && resp_body > 0) {
             for (std::size_t i = resp_head; i < response.size(); i += 4096) response[i] = static_cast<char>(response[i] ^ 0x55);

@@ -18,6 +18,7 @@ enum class Fault {
     Reset,        // forward, then send the headers and half the body and reset the connection
     FlipBytes,    // forward, with some body bytes changed (length unchanged)
     Stall,        // wait `stall_ms` before answering
+    StallBody,    // forward the headers and 64 KiB of the body, wait `stall_ms`, send the rest
 };
 
 struct FaultRule {
@@ -29,6 +30,7 @@ struct FaultRule {
     int status = 503;
     std::string s3_code = "SlowDown";
     int stall_ms = 0;
+    std::string header_absent;  // "" = no condition; else the request must not contain it
 };
 
 class FaultProxy {

@@ -4,6 +4,8 @@
 #include <random>
 #include <thread>
 
+#include "common/hash.hpp"
+
 namespace k9::store::s3 {
 
 std::chrono::milliseconds RetryPolicy::backoff(int retry) const {
@@ -11,7 +13,13 @@ std::chrono::milliseconds RetryPolicy::backoff(int retry) const {
     if (random) {
         r = random();
     } else {
-        thread_local std::mt19937_64 engine{std::random_device{}()};
+        // Seeded from OpenSSL, not std::random_device (which needs a newer glibc than Lambda's).
+        thread_local std::mt19937_64 engine{[] {
+            const std::string seed = random_bytes(8);
+            std::uint64_t v = 0;
+            for (unsigned char c : seed) v = (v << 8) | c;
+            return v;
+        }()};
         r = std::uniform_real_distribution<double>(0.0, 1.0)(engine);
     }
     const double exp = static_cast<double>(base.count()) * static_cast<double>(1LL << std::min(retry - 1, 30));

@@ -35,11 +35,19 @@ std::string iam_action(const std::string& op) {
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& query) {
     std::vector<std::string> parts;
     for (const auto& [k, v] : query) {
-        parts.push_back(uri_encode(k, true) + (v.empty() ? "" : "=" + uri_encode(v, true)));
+        std::string part = uri_encode(k, true);
+        if (!v.empty()) {
+            part += '=';
+            part += uri_encode(v, true);
+        }
+        parts.push_back(std::move(part));
     }
     std::sort(parts.begin(), parts.end());
     std::string out;
-    for (const auto& p : parts) out += (out.empty() ? "" : "&") + p;
+    for (const auto& p : parts) {
+        if (!out.empty()) out += '&';
+        out += p;
+    }
     return out;
 }
 
@@ -137,9 +145,8 @@ StoreError S3Client::map_error(const S3Call& call, int status, const std::option
     if (status == 412 || code == "ConditionalRequestConflict") return StoreError(ErrorKind::PreconditionFailed, what);
     if (status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || expired_credentials(code)) {
         return StoreError(ErrorKind::AccessDenied,
-                          what + "; check the credentials and that the role has " + iam_action(call.op) +
-                              " on " + "s3://" + location_.bucket + "/" + full_key("") + "databases/*" +
-                              ", and that the bucket name and region are right");
+                          what + "; check the credentials, that the role has " + iam_action(call.op) + " on " +
+                              where + ", and that the bucket name and region are right");
     }
     if (status == 501) {
         return StoreError(ErrorKind::InvalidArgument,
