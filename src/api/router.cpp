@@ -65,7 +65,10 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
             continue;
         }
         route_name = route.method + " " + route.pattern;
-        if (route.needs_user) user = auth_.user_id(request);
+        if (route.needs_user) {
+            user = auth_.user_id(request);
+            services_.manager.refresh_if_stale();  // journal mode: see other containers' writes
+        }
         Response response = route.handler(services_, Call{request, params, user});
         if (route.writes && response.status < 300) services_.persist.note_write();
         return response;

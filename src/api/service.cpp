@@ -12,6 +12,7 @@ Service::Service(const config::Config& config, const config::EnvLookup& env, Clo
     options.db_path = config.db_path;
     options.key = config.key;
     options.mutations = &repo::k9_mutations();
+    db::apply_durability(config.durability, options);
     options.clock = clock;
     manager_ = std::make_unique<db::DatabaseManager>(options, store_);
     users_ = std::make_unique<repo::UserRepository>(*manager_, clock);

@@ -25,6 +25,7 @@ db::DatabaseManager& Context::manager() {
         options.db_path = config().db_path;
         options.key = config().key;
         options.mutations = &repo::k9_mutations();
+        db::apply_durability(config().durability, options);
         cold_start_progress_ = std::make_unique<Progress>("cold start: download");
         options.download_progress = cold_start_progress_->callback();
         manager_ = std::make_unique<db::DatabaseManager>(options, store_ptr());

@@ -72,4 +72,27 @@ ApiSettings load_api_settings(const EnvLookup& env) {
     return a;
 }
 
+DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Setting>* settings) {
+    DurabilitySettings d;
+    auto note = [&](const std::string& var, const std::string& value, bool from_env) {
+        if (settings != nullptr) settings->push_back({var, value, from_env ? "environment" : "default"});
+    };
+    const auto mode = get(env, "K9_DURABILITY");
+    if (mode) {
+        if (*mode != "journal" && *mode != "snapshot") {
+            throw ConfigError("K9_DURABILITY", "'" + *mode + "' is not allowed (allowed: journal, snapshot)");
+        }
+        d.journal = *mode == "journal";
+    }
+    note("K9_DURABILITY", d.journal ? "journal" : "snapshot", mode.has_value());
+    if (auto v = get(env, "K9_JOURNAL_RETENTION")) d.retention_s = number("K9_JOURNAL_RETENTION", *v, 0, 30LL * 86400);
+    if (auto v = get(env, "K9_MAX_STALENESS_MS")) d.max_staleness_ms = number("K9_MAX_STALENESS_MS", *v, 0, 86400000);
+    if (auto v = get(env, "K9_JOURNAL_MAX_BATCH")) d.max_batch = static_cast<std::size_t>(number("K9_JOURNAL_MAX_BATCH", *v, 1, 10000));
+    if (d.journal) {
+        note("K9_JOURNAL_RETENTION", std::to_string(d.retention_s) + " s", get(env, "K9_JOURNAL_RETENTION").has_value());
+        note("K9_MAX_STALENESS_MS", std::to_string(d.max_staleness_ms), get(env, "K9_MAX_STALENESS_MS").has_value());
+    }
+    return d;
+}
+
 }  // namespace k9::config

@@ -98,6 +98,23 @@ struct ApiSettings {
 
 ApiSettings load_api_settings(const EnvLookup& env);
 
+// How acknowledged writes are made durable.
+//   K9_DURABILITY         journal (default): every write is in the store before it is
+//                         acknowledged; snapshot: writes wait in the local file for a persist
+//   K9_JOURNAL_RETENTION  seconds a snapshot must exist before the journal entries it covers
+//                         are removed (default 3600)
+//   K9_MAX_STALENESS_MS   how old this copy's view of the journal may be when a request is
+//                         served (default 0: one LIST per request)
+//   K9_JOURNAL_MAX_BATCH  writes per journal entry, group commit (default 256; 1: none)
+struct DurabilitySettings {
+    bool journal = true;
+    std::int64_t retention_s = 3600;
+    std::int64_t max_staleness_ms = 0;
+    std::size_t max_batch = 256;
+};
+
+DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Setting>* settings = nullptr);
+
 struct Config {
     std::string environment = "dev";
     std::optional<std::string> bucket;
@@ -106,6 +123,7 @@ struct Config {
     StoreLocation store;
     S3Settings s3;
     ApiSettings api;
+    DurabilitySettings durability;
     std::vector<Setting> settings;  // for display, in a stable order
 };
 

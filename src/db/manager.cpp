@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include "common/checksum.hpp"
+#include "common/crash_point.hpp"
+#include "common/hash.hpp"
 #include "common/log.hpp"
 #include "db/migrations.hpp"
 #include "db/snapshot.hpp"
+#include "db/sql_determinism.hpp"
 #include "obs/metrics.hpp"
 
 namespace k9::db {
@@ -17,15 +20,6 @@ namespace {
 
 std::string sibling(const stdfs::path& db_path, std::string_view suffix) {
     return db_path.string() + std::string(suffix);
-}
-
-std::map<std::string, std::string> duckdb_options(const stdfs::path& db_path) {
-    const stdfs::path dir = db_path.parent_path().empty() ? stdfs::path(".") : db_path.parent_path();
-    // On Lambda HOME is unset and only /tmp is writable: say where DuckDB may write.
-    return {{"home_directory", dir.string()},
-            {"temp_directory", sibling(db_path, ".tmp")},
-            {"autoinstall_known_extensions", "false"},
-            {"autoload_known_extensions", "false"}};
 }
 
 std::uint64_t size_or_zero(const stdfs::path& p) {
@@ -52,7 +46,9 @@ nlohmann::json opt_time(const std::optional<std::int64_t>& t) {
 }  // namespace
 
 nlohmann::json ManagerStatus::to_json() const {
-    return {{"db_path", db_path},
+    return {{"durability", durability},
+            {"last_refresh", opt_time(last_refresh)},
+            {"db_path", db_path},
             {"local_bytes", local_bytes},
             {"remote", remote},
             {"origin", origin},
@@ -61,13 +57,33 @@ nlohmann::json ManagerStatus::to_json() const {
             {"seq", seq},
             {"persisted_seq", base_seq},
             {"pending_writes", pending_writes},
+            {"snapshot_seq", base_seq},
             {"last_persist", opt_time(last_persist)},
             {"last_download", opt_time(last_download)}};
+}
+
+void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options) {
+    options.durability = settings.journal ? Durability::Journal : Durability::Snapshot;
+    options.journal_retention_s = settings.retention_s;
+    options.max_staleness_ms = settings.max_staleness_ms;
+    options.max_batch = settings.max_batch;
+}
+
+std::map<std::string, std::string> DatabaseManager::duckdb_options(const stdfs::path& db_path) {
+    const stdfs::path dir = db_path.parent_path().empty() ? stdfs::path(".") : db_path.parent_path();
+    // On Lambda HOME is unset and only /tmp is writable: say where DuckDB may write.
+    return {{"home_directory", dir.string()},
+            {"temp_directory", sibling(db_path, ".tmp")},
+            {"autoinstall_known_extensions", "false"},
+            {"autoload_known_extensions", "false"}};
 }
 
 DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::ObjectStore> store)
     : options_(std::move(options)), store_(std::move(store)) {
     if (options_.db_path.is_relative()) options_.db_path = stdfs::absolute(options_.db_path);
+    if (options_.writer_id.empty()) options_.writer_id = new_uuid_v7(system_now() / 1000);
+    if (options_.max_batch == 0) options_.max_batch = 1;
+    if (options_.durability == Durability::Journal) journal_ = std::make_unique<Journal>(*store_, options_.key);
 }
 
 DatabaseManager::~DatabaseManager() { close(); }
@@ -195,6 +211,11 @@ void DatabaseManager::cold_start() {
     state_ = *state;
     db_ = std::move(db);
     conn_ = std::move(conn);
+    if (journal_) {
+        // Snapshot + every later journal entry: the state all acknowledged writes made.
+        std::lock_guard write_lock(write_mutex_);
+        catch_up_locked();
+    }
     const double cold_start_ms = monotonic_ms() - started;
     obs::metrics().duration_ms(obs::kColdStartDurationMs, cold_start_ms);
     obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(size_or_zero(path)), obs::Unit::Bytes);
@@ -214,24 +235,53 @@ std::int64_t DatabaseManager::read_seq(duck::Connection& conn) {
     return r.rows() == 0 ? 0 : r.int64(0, 0);
 }
 
+const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
+    static const MutationFn sql_fn = apply_sql_mutation;
+    if (name == "sql") return sql_fn;
+    if (options_.mutations != nullptr && options_.mutations->contains(name)) return options_.mutations->find(name);
+    throw std::invalid_argument("unknown mutation '" + name + "'");
+}
+
 nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
     open();
-    const MutationFn* fn = nullptr;
-    static const MutationFn sql_fn = apply_sql_mutation;
-    if (mutation.name == "sql") {
-        fn = &sql_fn;
-    } else if (options_.mutations != nullptr && options_.mutations->contains(mutation.name)) {
-        fn = &options_.mutations->find(mutation.name);
-    } else {
-        throw std::invalid_argument("unknown mutation '" + mutation.name + "'");
+    const MutationFn& fn = mutation_fn(mutation.name);
+    if (journal_) {
+        if (mutation.name == "sql") {
+            const std::string sql = mutation.params.value("sql", "");
+            if (auto call = nondeterministic_call(sql)) {
+                throw std::invalid_argument(
+                    "refused: the statement uses " + *call + "(), whose value differs every time it runs. "
+                    "In journal mode (K9_DURABILITY=journal) each write is replayed from its text on the other "
+                    "copies of the database, so it must be deterministic: write the value as a literal instead");
+            }
+        }
+        return apply_journaled(mutation);
     }
     std::lock_guard lock(write_mutex_);
     duck::Transaction tx(*conn_);
-    nlohmann::json result = (*fn)(*conn_, mutation.params);
+    nlohmann::json result = fn(*conn_, mutation.params);
     conn_->prepared("UPDATE k9_meta SET value = value + 1 WHERE name = 'seq'").execute();
     tx.commit();
     ++seq_;  // the same count the database now holds, without asking it
     return result;
+}
+
+DatabaseManager::SnapshotCopy DatabaseManager::snapshot_copy() {
+    const stdfs::path& path = options_.db_path;
+    SnapshotCopy copy;
+    // No write may commit between CHECKPOINT and the end of the copy.
+    std::lock_guard write_lock(write_mutex_);
+    copy.seq = seq_;
+    copy.schema = schema_;
+    // Recent commits live in <db>.wal; CHECKPOINT writes them into the file.
+    conn_->execute("CHECKPOINT");
+    if (size_or_zero(sibling(path, ".wal")) > 0) {
+        throw std::runtime_error("CHECKPOINT left commits in " + sibling(path, ".wal") +
+                                 "; refusing to upload a snapshot that would miss them");
+    }
+    copy.file.emplace(path.parent_path(), path.filename().string() + ".snapshot");
+    fs::copy_into(path, copy.file->fd(), copy.file->path());
+    return copy;
 }
 
 PersistResult DatabaseManager::persist_to_s3() {
@@ -245,27 +295,15 @@ PersistResult DatabaseManager::persist_to_s3() {
         state = state_;
     }
 
-    std::int64_t seq = 0;
-    int schema = 0;
-    std::optional<fs::TempFile> snapshot;
-    {
-        // No write may commit between CHECKPOINT and the end of the copy.
-        std::lock_guard write_lock(write_mutex_);
-        seq = seq_;
-        schema = schema_;
-        if (state.base_etag && seq == state.base_seq && schema == state.base_schema) {
-            log::info("Nothing to persist", {{"remote", remote_url()}, {"seq", seq}});
-            return PersistResult{false, *state.base_etag, seq, 0, monotonic_ms() - started};
-        }
-        // Recent commits live in <db>.wal; CHECKPOINT writes them into the file.
-        conn_->execute("CHECKPOINT");
-        if (size_or_zero(sibling(path, ".wal")) > 0) {
-            throw std::runtime_error("CHECKPOINT left commits in " + sibling(path, ".wal") +
-                                     "; refusing to upload a snapshot that would miss them");
-        }
-        snapshot.emplace(path.parent_path(), path.filename().string() + ".snapshot");
-        fs::copy_into(path, snapshot->fd(), snapshot->path());
+    if (journal_) return compact();
+    if (state.base_etag && seq_ == state.base_seq && schema_ == state.base_schema) {
+        log::info("Nothing to persist", {{"remote", remote_url()}, {"seq", seq_.load()}});
+        return PersistResult{false, *state.base_etag, seq_, 0, monotonic_ms() - started};
     }
+    SnapshotCopy copy = snapshot_copy();
+    const std::int64_t seq = copy.seq;
+    const int schema = copy.schema;
+    std::optional<fs::TempFile> snapshot = std::move(copy.file);
 
     store::PutOptions put;
     put.precondition = state.base_etag ? store::Precondition::if_match(*state.base_etag)
@@ -314,6 +352,7 @@ PersistResult DatabaseManager::persist_to_s3() {
         std::lock_guard lock(state_mutex_);
         state_ = state;
     }
+    crash_point("snapshot.uploaded");
     PersistResult result{true, info.etag, seq, info.size, monotonic_ms() - started};
     obs::metrics().duration_ms(obs::kPersistDurationMs, result.duration_ms);
     obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(info.size), obs::Unit::Bytes);
@@ -345,6 +384,8 @@ ManagerStatus DatabaseManager::status() {
         s.last_persist = state_.last_persist;
         s.last_download = state_.last_download;
     }
+    s.durability = journal_ ? "journal" : "snapshot";
+    if (last_refresh_at_ > 0) s.last_refresh = last_refresh_at_.load();
     s.db_path = options_.db_path.string();
     s.local_bytes = size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
     s.remote = remote_url();
@@ -354,6 +395,7 @@ ManagerStatus DatabaseManager::status() {
 
 DatabaseManager::Lease::Lease(DatabaseManager& m) : manager(m) {
     m.open();
+    db_lock = std::shared_lock(m.db_mutex_);
     std::lock_guard lock(m.pool_mutex_);
     if (!m.idle_.empty()) {
         conn = std::move(m.idle_.back());

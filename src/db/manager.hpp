@@ -19,8 +19,10 @@
 
 #include <filesystem>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,12 +32,24 @@
 
 #include "common/fs.hpp"
 #include "common/time.hpp"
+#include "config/config.hpp"
 #include "db/duck.hpp"
+#include "db/journal.hpp"
 #include "db/local_state.hpp"
 #include "db/mutation.hpp"
 #include "store/object_store.hpp"
 
 namespace k9::db {
+
+// How acknowledged writes are made durable (K9_DURABILITY).
+enum class Durability {
+    // Every write goes to the journal in the store before it is acknowledged; persist
+    // writes a snapshot and, later, removes the journal entries it covers.
+    Journal,
+    // Writes live in the local file until persist uploads a snapshot (the seed's design:
+    // a container lost before its persist loses them).
+    Snapshot,
+};
 
 struct ManagerOptions {
     std::filesystem::path db_path = "/tmp/k9_api.db";  // K9_DB_PATH
@@ -44,7 +58,15 @@ struct ManagerOptions {
     Clock clock = system_clock();
     store::ProgressFn download_progress;
     store::ProgressFn upload_progress;
+    Durability durability = Durability::Snapshot;
+    std::int64_t journal_retention_s = 3600;  // K9_JOURNAL_RETENTION
+    std::int64_t max_staleness_ms = 0;        // K9_MAX_STALENESS_MS
+    std::size_t max_batch = 256;              // mutations per journal entry (1: no group commit)
+    std::string writer_id;                    // unique per process; generated when empty
 };
+
+// Copies the K9_DURABILITY settings into manager options.
+void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options);
 
 // Cold start failed; no database was created or changed.
 class ColdStartError : public std::runtime_error {
@@ -59,6 +81,7 @@ public:
 };
 
 struct ManagerStatus {
+    std::string durability;  // journal | snapshot
     std::string db_path;
     std::uint64_t local_bytes = 0;  // database file plus its .wal
     std::string remote;             // URL of the snapshot
@@ -70,6 +93,7 @@ struct ManagerStatus {
     std::int64_t pending_writes = 0;
     std::optional<std::int64_t> last_persist;
     std::optional<std::int64_t> last_download;
+    std::optional<std::int64_t> last_refresh;  // journal: when the journal was last read
     nlohmann::json to_json() const;
 };
 
@@ -104,8 +128,14 @@ public:
         return fn(*lease.conn);
     }
 
-    // Uploads a snapshot if there is anything to persist. Throws PersistConflict, or
-    // StoreError when the store fails (the local database is unchanged either way).
+    // Journal mode: applies journal entries newer than this copy when the last look at
+    // the journal is older than max_staleness_ms (0: always). Snapshot mode: nothing.
+    void refresh_if_stale();
+
+    // Uploads a snapshot if there is anything to persist. Snapshot mode: throws
+    // PersistConflict when the remote moved on. Journal mode (compaction): never
+    // conflicts (the journal holds every write); removes journal entries covered by a
+    // snapshot older than the retention delay. StoreError when the store fails.
     PersistResult persist_to_s3();
 
     ManagerStatus status();
@@ -113,18 +143,39 @@ public:
     store::ObjectStore& store() { return *store_; }
     const ManagerOptions& options() const { return options_; }
     std::string remote_url() const { return store_->url_for(options_.key); }
+    const std::string& writer_id() const { return options_.writer_id; }
 
 private:
     struct Lease {
         explicit Lease(DatabaseManager& m);
         ~Lease();
         DatabaseManager& manager;
+        std::shared_lock<std::shared_mutex> db_lock;
         std::unique_ptr<duck::Connection> conn;
     };
+    struct PendingWrite;
 
+    static std::map<std::string, std::string> duckdb_options(const std::filesystem::path& db_path);
     void cold_start();
     std::int64_t read_seq(duck::Connection& conn);
     void close();
+    const MutationFn& mutation_fn(const std::string& name) const;
+    // A consistent copy of the database file (CHECKPOINT first) and what it holds.
+    struct SnapshotCopy {
+        std::optional<fs::TempFile> file;
+        std::int64_t seq = 0;
+        int schema = 0;
+    };
+    SnapshotCopy snapshot_copy();
+
+    // Journal mode (manager_journal.cpp). *_locked: the caller holds write_mutex_.
+    nlohmann::json apply_journaled(const Mutation& mutation);
+    void commit_batch(std::vector<std::shared_ptr<PendingWrite>>& batch);
+    void catch_up_locked();
+    bool fenced_out(std::int64_t seq);
+    void resync_locked();
+    PersistResult compact();
+    int prune_journal(const store::ObjectInfo& snapshot);
 
     ManagerOptions options_;
     std::shared_ptr<store::ObjectStore> store_;
@@ -142,6 +193,14 @@ private:
     std::mutex state_mutex_;    // guards state_
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<duck::Connection>> idle_;
+    std::shared_mutex db_mutex_;  // readers share it; a resync (file replaced) takes it alone
+
+    // Journal mode.
+    std::unique_ptr<Journal> journal_;
+    std::mutex queue_mutex_;
+    std::vector<std::shared_ptr<PendingWrite>> queue_;
+    std::atomic<double> last_refresh_ms_{0};   // monotonic: the journal was last read then
+    std::atomic<std::int64_t> last_refresh_at_{0};  // wall clock, for status
 };
 
 }  // namespace k9::db

@@ -80,8 +80,11 @@ class ApiTest : public ::testing::Test {
         return {{"K9_DB_PATH", (tmp_ / name / "k9.db").string()},
                 {"K9_STORE_URL", "file://" + (tmp_ / "store").string()},
                 {"DATABASE_S3_KEY", kSnapshotKey},
-                {"K9_JWT_SECRET", kApiSecret}};
+                {"K9_JWT_SECRET", kApiSecret},
+                {"K9_DURABILITY", durability_}};
     }
+    // journal (the default) or snapshot: set before the first start().
+    std::string durability_ = "journal";
     // Builds and opens a service; the first one started is the one call() talks to.
     api::Service& start(const Vars& vars) {
         const auto lookup = config::map_env(vars);

@@ -24,4 +24,19 @@ inline std::unique_ptr<db::DatabaseManager> make_manager(const std::filesystem::
     return std::make_unique<db::DatabaseManager>(o, std::move(store));
 }
 
+// A journal-mode manager ("K9_DURABILITY=journal").
+inline std::unique_ptr<db::DatabaseManager> make_journal_manager(const std::filesystem::path& db_path,
+                                                                 std::shared_ptr<store::ObjectStore> store,
+                                                                 std::int64_t retention_s = 3600,
+                                                                 Clock clock = system_clock()) {
+    db::ManagerOptions o;
+    o.db_path = db_path;
+    o.key = kSnapshotKey;
+    o.mutations = &repo::k9_mutations();
+    o.durability = db::Durability::Journal;
+    o.journal_retention_s = retention_s;
+    o.clock = std::move(clock);
+    return std::make_unique<db::DatabaseManager>(o, std::move(store));
+}
+
 }  // namespace k9::test
