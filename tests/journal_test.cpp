@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "db/journal.hpp"
+#include "db/replace_snapshot.hpp"
 #include "db/snapshot.hpp"
 #include "db/sql_determinism.hpp"
 #include "repo/report_repository.hpp"
@@ -184,6 +185,34 @@ TEST_F(JournalTest, ACopyBehindACompactionReloadsTheSnapshot) {
     }
     EXPECT_TRUE(has_user(*behind, "b0"));
     EXPECT_TRUE(has_user(*behind, "after"));
+}
+
+TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInTheHistory) {
+    auto live = make_journal_manager(local("live"), store_);
+    repo::UserRepository(*live).upsert_profile("before", {"x", {}, {}, {}});
+    live->persist_to_s3();
+    repo::UserRepository(*live).upsert_profile("journal-only", {"x", {}, {}, {}});
+    // An operator uploads another database (k9db --upload --force).
+    {
+        duck::Database db(tmp_ / "other.db", {});
+        duck::Connection c(db);
+        c.execute("CREATE TABLE imported (x INTEGER); INSERT INTO imported VALUES (42)");
+    }
+    db::ReplaceOptions replace;
+    replace.expected_etag = store_->head(test::kSnapshotKey).etag;
+    replace.journal = true;
+    const auto info = db::replace_snapshot(*store_, test::kSnapshotKey, tmp_ / "other.db", replace);
+    EXPECT_EQ(info.metadata.at(db::kMetaSeq), "3") << "the reset took the next seq";
+    // A new container sees the uploaded database, not the old writes replayed onto it.
+    auto fresh = make_journal_manager(local("fresh"), store_);
+    EXPECT_FALSE(has_user(*fresh, "before"));
+    EXPECT_FALSE(has_user(*fresh, "journal-only"));
+    EXPECT_EQ(fresh->read([](duck::Connection& c) { return c.query("SELECT x FROM imported").int64(0, 0); }), 42);
+    // The live writer reaches the reset, loads the new snapshot, and writes on top of it.
+    repo::UserRepository(*live).upsert_profile("after", {"x", {}, {}, {}});
+    EXPECT_FALSE(has_user(*live, "before"));
+    EXPECT_TRUE(has_user(*fresh, "after"));
+    EXPECT_EQ(tables(*live), tables(*fresh));
 }
 
 TEST_F(JournalTest, NonDeterministicSqlIsRefused) {

@@ -3,6 +3,7 @@
 #include "cli/progress.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "db/replace_snapshot.hpp"
 #include "db/snapshot.hpp"
 
 namespace k9::cli {
@@ -33,15 +34,15 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
         }
     }
     db::verify_snapshot_file(tmp.path(), old, ctx.remote_url() + " version " + version_id);
-    store::PutOptions put;
-    put.precondition = current ? store::Precondition::if_match(current->etag)
-                               : store::Precondition::if_none_match_any();
-    put.metadata = old.metadata;
+    db::ReplaceOptions replace;
+    if (current) replace.expected_etag = current->etag;
+    replace.metadata = old.metadata;
+    replace.journal = cfg.durability.journal;
     Progress progress("restore: upload");
-    put.progress = progress.callback();
+    replace.progress = progress.callback();
     store::ObjectInfo info;
     try {
-        info = store.put_file(tmp.path(), cfg.key, put);
+        info = db::replace_snapshot(store, cfg.key, tmp.path(), replace);
     } catch (const store::StoreError& e) {
         if (!e.is_precondition_failed()) throw;
         log::error("The snapshot changed while restoring; nothing was overwritten. Check who writes it and retry");

@@ -6,6 +6,7 @@
 #include "common/log.hpp"
 #include "db/local_state.hpp"
 #include "db/migrations.hpp"
+#include "db/replace_snapshot.hpp"
 #include "db/snapshot.hpp"
 
 namespace k9::cli {
@@ -88,16 +89,15 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
                    format_iso8601(remote->last_modified) + "); pass --force to replace it");
         return kFailed;
     }
-    store::PutOptions put;
-    put.precondition = remote ? store::Precondition::if_match(remote->etag)
-                              : store::Precondition::if_none_match_any();
-    put.metadata = {{db::kMetaSeq, std::to_string(facts.seq)},
-                    {db::kMetaSchema, std::to_string(facts.schema)}};
+    db::ReplaceOptions replace;
+    if (remote) replace.expected_etag = remote->etag;
+    replace.metadata = {{db::kMetaSeq, std::to_string(facts.seq)}, {db::kMetaSchema, std::to_string(facts.schema)}};
+    replace.journal = ctx.config().durability.journal;
     Progress progress("upload");
-    put.progress = progress.callback();
+    replace.progress = progress.callback();
     store::ObjectInfo info;
     try {
-        info = ctx.store().put_file(file, ctx.config().key, put);
+        info = db::replace_snapshot(ctx.store(), ctx.config().key, file, replace);
         progress.finish();
     } catch (const store::StoreError& e) {
         if (!e.is_precondition_failed()) throw;
@@ -110,7 +110,7 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
         auto state = db::LocalState::load(file).value_or(db::LocalState{});
         state.remote = url;
         state.base_etag = info.etag;
-        state.base_seq = facts.seq;
+        state.base_seq = std::stoll(info.metadata.count(db::kMetaSeq) ? info.metadata.at(db::kMetaSeq) : "0");
         state.base_schema = facts.schema;
         state.last_persist = system_now();
         state.save(file);

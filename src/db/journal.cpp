@@ -17,7 +17,9 @@ constexpr std::size_t kSeqDigits = 20;
 std::string JournalEntry::serialize() const {
     json muts = json::array();
     for (const auto& m : mutations) muts.push_back({{"name", m.name}, {"params", m.params}});
-    return json{{"format", kFormat}, {"seq", seq}, {"writer", writer}, {"nonce", nonce}, {"mutations", muts}}.dump();
+    json j{{"format", kFormat}, {"seq", seq}, {"writer", writer}, {"nonce", nonce}, {"mutations", muts}};
+    if (reset) j["reset"] = true;
+    return j.dump();
 }
 
 JournalEntry JournalEntry::parse(const std::string& bytes, const std::string& where) {
@@ -31,6 +33,7 @@ JournalEntry JournalEntry::parse(const std::string& bytes, const std::string& wh
         e.writer = j.at("writer").get<std::string>();
         e.nonce = j.at("nonce").get<std::string>();
         for (const auto& m : j.at("mutations")) e.mutations.push_back({m.at("name").get<std::string>(), m.at("params")});
+        e.reset = j.value("reset", false);
         return e;
     } catch (const json::exception& e) {
         throw StoreError(ErrorKind::Corrupt, where + " is not a valid journal entry: " + e.what());

@@ -22,6 +22,9 @@ struct JournalEntry {
     std::string writer;  // who wrote it (process-unique id)
     std::string nonce;   // unique per append attempt
     std::vector<Mutation> mutations;
+    // A restore or an upload replaced the snapshot: the state after this entry is the
+    // snapshot whose k9-seq is this seq, not the result of the entries before it.
+    bool reset = false;
 
     std::string serialize() const;
     // Throws store::StoreError(Corrupt) when the bytes are not a journal entry.

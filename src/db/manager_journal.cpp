@@ -200,6 +200,17 @@ void DatabaseManager::catch_up_locked() {
             if (!e.is_not_found()) throw;
             break;  // removed by a compaction since the listing
         }
+        if (entry.reset) {
+            // A restore or upload replaced the snapshot at this seq: load it, once it is there.
+            const auto snapshot = store_->head_if_exists(options_.key);
+            if (!snapshot || snapshot_seq(*snapshot) < s) {
+                log::info("A snapshot replacement is in progress; waiting for it", {{"seq", s}});
+                break;
+            }
+            resync_locked();
+            catch_up_locked();
+            return;
+        }
         duck::Transaction tx(*conn_);
         for (const auto& m : entry.mutations) {
             try {

@@ -1,0 +1,31 @@
+#pragma once
+// Replacing the snapshot from outside the writers' history: `k9db --upload --force` and
+// `k9db restore`. The new snapshot is uploaded with If-Match on the ETag the caller saw
+// (If-None-Match: * when there was none), so a concurrent change is never clobbered.
+//
+// In journal mode the journal's entries would otherwise be replayed on top of the new
+// file, so the replacement is an event in the history: a "reset" entry is appended at
+// the next seq (If-None-Match: *, as any write), the uploaded copy records that seq in
+// k9_meta and in its metadata, and writers reaching the reset load the new snapshot.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "store/object_store.hpp"
+
+namespace k9::db {
+
+struct ReplaceOptions {
+    std::optional<std::string> expected_etag;  // the current snapshot's ETag; nullopt: none exists
+    store::Metadata metadata;
+    bool journal = false;
+    std::string writer_id = "k9db";
+    store::ProgressFn progress;
+};
+
+// Throws StoreError; PreconditionFailed when the snapshot changed under us.
+store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string& key,
+                                   const std::filesystem::path& file, const ReplaceOptions& options);
+
+}  // namespace k9::db
