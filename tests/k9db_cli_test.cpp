@@ -113,7 +113,11 @@ TEST_F(K9dbTest, UploadRefusesNonDatabasesAndExistingSnapshotsUnlessForced) {
 
     auto forced = k9db({"--upload", "--file", two.string(), "--force"});
     EXPECT_EQ(forced.exit_code, 0) << forced.err;
-    EXPECT_EQ(sha256_file_hex(object()), sha256_file_hex(two));
+    // In journal mode the replacement is recorded in the copy's k9_meta: compare data.
+    ASSERT_EQ(k9db({"--download", "--file", (tmp_ / "back.db").string()}).exit_code, 0);
+    duck::Database db(tmp_ / "back.db", {{"access_mode", "READ_ONLY"}});
+    duck::Connection c(db);
+    EXPECT_EQ(c.query("SELECT count(*) FROM things").int64(0, 0), 20);
 }
 
 TEST_F(K9dbTest, UploadFoldsTheWalInFirst) {

@@ -63,7 +63,10 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
     put.progress = options.progress;
     put.precondition = options.expected_etag ? store::Precondition::if_match(*options.expected_etag)
                                              : store::Precondition::if_none_match_any();
-    if (!options.journal) return store.put_file(file, key, put);
+    // Nothing to supersede (no snapshot, no journal): the file goes up as it is.
+    if (!options.journal || (!options.expected_etag && Journal(store, key).list_after(0).empty())) {
+        return store.put_file(file, key, put);
+    }
 
     const std::int64_t seq = append_reset(store, key, options.writer_id);
     fs::TempFile copy = marked_copy(file, seq);

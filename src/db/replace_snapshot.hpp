@@ -7,6 +7,7 @@
 // file, so the replacement is an event in the history: a "reset" entry is appended at
 // the next seq (If-None-Match: *, as any write), the uploaded copy records that seq in
 // k9_meta and in its metadata, and writers reaching the reset load the new snapshot.
+// The first upload (no snapshot, no journal yet) goes up byte for byte.
 
 #include <filesystem>
 #include <optional>
