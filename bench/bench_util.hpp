@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,27 @@ inline std::string shell_quote(const std::string& s) {
     std::string out = "'";
     for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
+}
+
+// "1,10,100" -> {1, 10, 100}, for the list options (--sizes-mb, --clients).
+inline std::vector<int> parse_int_list(const std::string& text) {
+    std::vector<int> out;
+    for (std::size_t pos = 0; pos <= text.size();) {
+        const auto comma = text.find(',', pos);
+        out.push_back(std::stoi(text.substr(pos, comma - pos)));
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out;
+}
+
+// The start of an `aws` command line against `endpoint` with only the credentials in `env`
+// (no profile or config file of this machine).
+inline std::string aws_cli(const std::map<std::string, std::string>& env, const std::string& endpoint) {
+    std::string line;
+    for (const auto& [name, value] : env) line += name + "=" + shell_quote(value) + " ";
+    return line + "AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null aws --endpoint-url " +
+           endpoint + " ";
 }
 
 // Fills `path` with incompressible rows until the file is about `bytes` long.

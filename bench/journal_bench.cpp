@@ -3,7 +3,11 @@
 // answer), journal mode without group commit (one entry per write), and snapshot mode
 // (the seed's design: acknowledged once in the local file, lost with the container).
 //
-//   build/bin/journal_bench [--seconds 5] [--clients 1,4,16]
+//   build/bin/journal_bench [--seconds 5] [--clients 1,4,16] [--csv]
+//
+// --csv prints one row per client count instead of the table (bench/plots draws it):
+//   clients,journal_wps,journal_p50_ms,journal_p99_ms,journal1_wps,journal1_p50_ms,
+//   journal1_p99_ms,snapshot_wps,snapshot_p50_ms,snapshot_p99_ms
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -67,39 +71,49 @@ Result run(test::Moto& moto, const std::filesystem::path& dir, db::Durability mo
 int main(int argc, char** argv) {
     double seconds = 5;
     std::vector<int> clients = {1, 4, 16};
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::stod(argv[i + 1]);
-        if (std::strcmp(argv[i], "--clients") == 0) {
-            clients.clear();
-            std::string s = argv[i + 1];
-            for (std::size_t pos = 0; pos <= s.size();) {
-                const auto comma = s.find(',', pos);
-                clients.push_back(std::stoi(s.substr(pos, comma - pos)));
-                if (comma == std::string::npos) break;
-                pos = comma + 1;
-            }
+    bool csv = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--csv") == 0) {
+            csv = true;
+            continue;
         }
+        if (i + 1 >= argc) break;
+        if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::stod(argv[i + 1]);
+        if (std::strcmp(argv[i], "--clients") == 0) clients = bench::parse_int_list(argv[i + 1]);
+        ++i;
     }
     log::set_threshold(log::Level::Error);
     auto& moto = test::Moto::instance();
     moto.create_bucket("k9-journal-bench");
     test::TempDir tmp;
-    std::printf("%-8s | %-25s | %-25s | %-25s | %s\n", "clients", "journal (group commit)", "journal, 1 write/entry",
-                "snapshot (local only)", "group commit gain");
-    std::printf("%-8s | %8s %7s %8s | %8s %7s %8s | %8s %7s %8s |\n", "", "w/s", "p50 ms", "p99 ms", "w/s", "p50 ms",
-                "p99 ms", "w/s", "p50 ms", "p99 ms");
+    if (csv) {
+        std::printf("clients,journal_wps,journal_p50_ms,journal_p99_ms,journal1_wps,journal1_p50_ms,journal1_p99_ms,"
+                    "snapshot_wps,snapshot_p50_ms,snapshot_p99_ms\n");
+    } else {
+        std::printf("%-8s | %-25s | %-25s | %-25s | %s\n", "clients", "journal (group commit)",
+                    "journal, 1 write/entry", "snapshot (local only)", "group commit gain");
+        std::printf("%-8s | %8s %7s %8s | %8s %7s %8s | %8s %7s %8s |\n", "", "w/s", "p50 ms", "p99 ms", "w/s",
+                    "p50 ms", "p99 ms", "w/s", "p50 ms", "p99 ms");
+    }
     int run_id = 0;
     for (int c : clients) {
         auto dir = [&] { return tmp / ("run" + std::to_string(run_id++)); };
         const Result j = run(moto, dir(), db::Durability::Journal, 256, c, seconds);
         const Result j1 = run(moto, dir(), db::Durability::Journal, 1, c, seconds);
         const Result s = run(moto, dir(), db::Durability::Snapshot, 256, c, seconds);
-        std::printf("%-8d | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %.2fx\n", c, j.per_second,
-                    j.p50, j.p99, j1.per_second, j1.p50, j1.p99, s.per_second, s.p50, s.p99,
-                    j.per_second / std::max(1.0, j1.per_second));
+        if (csv) {
+            std::printf("%d,%.1f,%.2f,%.2f,%.1f,%.2f,%.2f,%.1f,%.2f,%.2f\n", c, j.per_second, j.p50, j.p99,
+                        j1.per_second, j1.p50, j1.p99, s.per_second, s.p50, s.p99);
+        } else {
+            std::printf("%-8d | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %.2fx\n", c,
+                        j.per_second, j.p50, j.p99, j1.per_second, j1.p50, j1.p99, s.per_second, s.p50, s.p99,
+                        j.per_second / std::max(1.0, j1.per_second));
+        }
         std::fflush(stdout);
     }
-    std::printf("(%.0f s per cell; an acknowledged write in journal mode is in the store, in snapshot mode only in "
-                "the local file)\n", seconds);
+    if (!csv) {
+        std::printf("(%.0f s per cell; an acknowledged write in journal mode is in the store, in snapshot mode only "
+                    "in the local file)\n", seconds);
+    }
     return 0;
 }

@@ -16,34 +16,11 @@
 
 using namespace k9;
 
-namespace {
-
-std::vector<int> parse_list(const char* text) {
-    std::vector<int> out;
-    std::string s(text);
-    for (std::size_t pos = 0; pos <= s.size();) {
-        const auto comma = s.find(',', pos);
-        out.push_back(std::stoi(s.substr(pos, comma - pos)));
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return out;
-}
-
-std::string aws_prefix(const test::Moto& moto) {
-    std::string env;
-    for (const auto& [k, v] : moto.aws_env()) env += k + "=" + bench::shell_quote(v) + " ";
-    return env + "AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null aws --endpoint-url " +
-           moto.endpoint() + " ";
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     std::vector<int> sizes = {100, 1000};
     int runs = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--sizes-mb") == 0) sizes = parse_list(argv[i + 1]);
+        if (std::strcmp(argv[i], "--sizes-mb") == 0) sizes = bench::parse_int_list(argv[i + 1]);
         if (std::strcmp(argv[i], "--runs") == 0) runs = std::stoi(argv[i + 1]);
     }
     log::set_threshold(log::Level::Error);
@@ -54,7 +31,7 @@ int main(int argc, char** argv) {
     if (const char* v = std::getenv("K9_S3_PARALLEL_BELOW_MBPS")) settings.parallel_below_mbps = std::atoi(v);  // NOLINT
     auto store = moto.store(bucket, "", settings);
     test::TempDir tmp;
-    const std::string aws = aws_prefix(moto);
+    const std::string aws = bench::aws_cli(moto.aws_env(), moto.endpoint());
 
     std::printf("%-8s | %-34s | %-24s\n", "", "download MB/s (ratio k9/peer)", "upload MB/s (ratio k9/aws)");
     std::printf("%-8s | %8s %8s %8s %6s %6s | %8s %8s %6s\n", "size", "k9", "curl", "aws", "/curl", "/aws", "k9",

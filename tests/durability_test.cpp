@@ -117,12 +117,7 @@ protected:
             std::filesystem::create_directories(dir);
             e["K9_DB_PATH"] = (dir / "k9.db").string();
             const auto cfg = config::load_config(config::map_env(e));
-            db::ManagerOptions o;
-            o.db_path = cfg.db_path;
-            o.key = cfg.key;
-            o.mutations = &repo::k9_mutations();
-            db::apply_durability(cfg.durability, o);
-            db::DatabaseManager m(o, store::open_store(cfg, config::map_env(e)));
+            db::DatabaseManager m(repo::k9_manager_options(cfg), store::open_store(cfg, config::map_env(e)));
             auto tables = m.read([](duck::Connection& c) { return db::summarize_tables(c); });
             tables.erase("schema_migrations");
             replicas.push_back(tables);

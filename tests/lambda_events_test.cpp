@@ -265,12 +265,10 @@ TEST(LambdaEvents, RestApiSampleWithCognitoClaims) {
     EXPECT_EQ(r.header("headername"), "headerValue");
     EXPECT_EQ(r.header("x-forwarded-for"), "54.240.196.186, 54.182.214.83");
     EXPECT_EQ(r.headers.count(""), 0u);  // the sample's empty name is dropped
-    for (const auto& [name, value] : r.headers) {
-        EXPECT_EQ(name, [&] {
-            std::string l = name;
-            for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            return l;
-        }()) << "header names are lower case";
+    for (const auto& header : r.headers) {
+        std::string lower = header.first;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        EXPECT_EQ(header.first, lower) << "header names are lower case";
     }
     EXPECT_EQ(values(r, "name"), std::vector<std::string>{"me"});
     EXPECT_EQ(values(r, "multivalueName"), (std::vector<std::string>{"you", "me"}));

@@ -58,12 +58,7 @@ int main(int argc, char** argv) {
 
     const auto env = config::process_env();
     const auto cfg = config::load_config(env);
-    db::ManagerOptions options;
-    options.db_path = cfg.db_path;
-    options.key = cfg.key;
-    options.mutations = &repo::k9_mutations();
-    db::apply_durability(cfg.durability, options);
-    db::DatabaseManager manager(options, store::open_store(cfg, env));
+    db::DatabaseManager manager(repo::k9_manager_options(cfg), store::open_store(cfg, env));
 
     for (int attempt = 0;; ++attempt) {  // a cold start can meet a store mid-change: retry
         try {

@@ -40,7 +40,8 @@ Body::Body(const Request& request, std::initializer_list<const char*> allowed) {
     json_ = nlohmann::json::parse(request.body, nullptr, false);
     if (json_.is_discarded()) throw ApiError(400, "invalid_json", "the request body is not valid JSON");
     if (!json_.is_object()) throw ApiError(400, "invalid_json", "the request body must be a JSON object");
-    for (const auto& [name, value] : json_.items()) {
+    for (const auto& item : json_.items()) {
+        const std::string& name = item.key();  // not a structured binding: clang 14 cannot capture one
         const bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; });
         if (!known) {
             std::string list;

@@ -8,11 +8,7 @@ namespace k9::api {
 Service::Service(const config::Config& config, const config::EnvLookup& env, Clock clock, JwksFetch fetch)
     : settings_(config.api), clock_(clock) {
     store_ = store::open_store(config, env);
-    db::ManagerOptions options;
-    options.db_path = config.db_path;
-    options.key = config.key;
-    options.mutations = &repo::k9_mutations();
-    db::apply_durability(config.durability, options);
+    db::ManagerOptions options = repo::k9_manager_options(config);
     options.clock = clock;
     manager_ = std::make_unique<db::DatabaseManager>(options, store_);
     users_ = std::make_unique<repo::UserRepository>(*manager_, clock);

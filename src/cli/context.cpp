@@ -21,11 +21,7 @@ std::shared_ptr<store::ObjectStore> Context::store_ptr() {
 
 db::DatabaseManager& Context::manager() {
     if (!manager_) {
-        db::ManagerOptions options;
-        options.db_path = config().db_path;
-        options.key = config().key;
-        options.mutations = &repo::k9_mutations();
-        db::apply_durability(config().durability, options);
+        db::ManagerOptions options = repo::k9_manager_options(config());
         cold_start_progress_ = std::make_unique<Progress>("cold start: download");
         options.download_progress = cold_start_progress_->callback();
         manager_ = std::make_unique<db::DatabaseManager>(options, store_ptr());

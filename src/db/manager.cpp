@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/checksum.hpp"
 #include "common/crash_point.hpp"
 #include "common/hash.hpp"
@@ -27,6 +30,26 @@ std::uint64_t size_or_zero(const stdfs::path& p) {
     return n < 0 ? 0 : static_cast<std::uint64_t>(n);
 }
 
+// CHECKPOINT, waiting out DuckDB's "other write transactions active": a transaction that
+// committed while a reader was open can hold DuckDB's checkpoint lock until that reader
+// finishes. The caller holds write_mutex_, so k9 starts no write meanwhile and the wait is
+// short; after about two seconds the error goes up and the persist fails (and is retried).
+void checkpoint(duck::Connection& conn) {
+    constexpr int kAttempts = 12;  // 1 + 2 + 4 + ... + 1024 ms, about 2 s in all
+    for (int attempt = 0;; ++attempt) {
+        try {
+            conn.execute("CHECKPOINT");
+            return;
+        } catch (const duck::Error& e) {
+            if (attempt + 1 >= kAttempts || std::string_view(e.what()).find("other write transactions") ==
+                                                    std::string_view::npos) {
+                throw;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
+    }
+}
+
 // Moves an unusable local file (and its WAL) aside instead of deleting it.
 void move_aside(const stdfs::path& db_path, Micros now) {
     const std::string suffix = ".corrupt-" + std::to_string(now);
@@ -48,6 +71,7 @@ nlohmann::json opt_time(const std::optional<std::int64_t>& t) {
 nlohmann::json ManagerStatus::to_json() const {
     return {{"durability", durability},
             {"last_refresh", opt_time(last_refresh)},
+            {"refresh_lag_ms", refresh_lag_ms ? nlohmann::json(*refresh_lag_ms) : nlohmann::json(nullptr)},
             {"db_path", db_path},
             {"local_bytes", local_bytes},
             {"remote", remote},
@@ -274,7 +298,7 @@ DatabaseManager::SnapshotCopy DatabaseManager::snapshot_copy() {
     copy.seq = seq_;
     copy.schema = schema_;
     // Recent commits live in <db>.wal; CHECKPOINT writes them into the file.
-    conn_->execute("CHECKPOINT");
+    checkpoint(*conn_);
     if (size_or_zero(sibling(path, ".wal")) > 0) {
         throw std::runtime_error("CHECKPOINT left commits in " + sibling(path, ".wal") +
                                  "; refusing to upload a snapshot that would miss them");
@@ -385,7 +409,10 @@ ManagerStatus DatabaseManager::status() {
         s.last_download = state_.last_download;
     }
     s.durability = journal_ ? "journal" : "snapshot";
-    if (last_refresh_at_ > 0) s.last_refresh = last_refresh_at_.load();
+    if (last_refresh_at_ > 0) {
+        s.last_refresh = last_refresh_at_.load();
+        s.refresh_lag_ms = monotonic_ms() - last_refresh_ms_;
+    }
     s.db_path = options_.db_path.string();
     s.local_bytes = size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
     s.remote = remote_url();

@@ -94,6 +94,7 @@ struct ManagerStatus {
     std::optional<std::int64_t> last_persist;
     std::optional<std::int64_t> last_download;
     std::optional<std::int64_t> last_refresh;  // journal: when the journal was last read
+    std::optional<double> refresh_lag_ms;      // journal: how long ago that was
     nlohmann::json to_json() const;
 };
 

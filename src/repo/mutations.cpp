@@ -15,4 +15,13 @@ const db::MutationRegistry& k9_mutations() {
     return registry;
 }
 
+db::ManagerOptions k9_manager_options(const config::Config& config) {
+    db::ManagerOptions options;
+    options.db_path = config.db_path;
+    options.key = config.key;
+    options.mutations = &k9_mutations();
+    db::apply_durability(config.durability, options);
+    return options;
+}
+
 }  // namespace k9::repo

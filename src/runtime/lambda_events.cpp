@@ -294,6 +294,9 @@ ParsedEvent parse_event(std::string_view event_json) {
         event = json::parse(event_json);
     } catch (const json::parse_error& e) {
         throw EventError("the event is not JSON (byte " + std::to_string(e.byte) + ")");
+    } catch (const json::exception&) {
+        // out_of_range 406: a number beyond a double's range, e.g. 1e400 (valid JSON).
+        throw EventError("the event holds a number k9 cannot represent");
     }
     if (!event.is_object()) {
         throw EventError(std::string("the event must be a JSON object, got ") + event.type_name());

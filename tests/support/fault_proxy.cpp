@@ -25,9 +25,10 @@ bool send_all(int fd, const char* data, std::size_t size) {
     return true;
 }
 
-// Reads until `buffer` holds one full HTTP message (head + Content-Length body).
+// Reads until `buffer` holds one full HTTP message (head + Content-Length body; no body
+// when `head_only`: the reply to a HEAD announces a length it does not send).
 // Returns the head length (including the blank line) or 0 when the peer closed.
-std::size_t read_message(int fd, std::string& buffer, std::size_t& body_length) {
+std::size_t read_message(int fd, std::string& buffer, std::size_t& body_length, bool head_only = false) {
     for (;;) {
         const auto end = buffer.find("\r\n\r\n");
         if (end != std::string::npos) {
@@ -36,7 +37,7 @@ std::size_t read_message(int fd, std::string& buffer, std::size_t& body_length) 
             std::string lower = buffer.substr(0, head);
             std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
             const auto cl = lower.find("\r\ncontent-length:");
-            if (cl != std::string::npos) body_length = std::stoull(lower.substr(cl + 17));
+            if (cl != std::string::npos && !head_only) body_length = std::stoull(lower.substr(cl + 17));
             if (buffer.size() >= head + body_length) return head;
         }
         char chunk[65536];
@@ -115,6 +116,7 @@ const FaultRule* FaultProxy::match(const std::string& method, const std::string&
         if (!r.path_contains.empty() && path.find(r.path_contains) == std::string::npos) continue;
         if (!r.header_contains.empty() && head.find(r.header_contains) == std::string::npos) continue;
         if (!r.header_absent.empty() && head.find(r.header_absent) != std::string::npos) continue;
+        if (r.probability < 1.0 && std::uniform_real_distribution<double>(0.0, 1.0)(random_) >= r.probability) continue;
         if (r.times > 0) --r.times;
         ++injected_;
         return &r;
@@ -163,9 +165,8 @@ void FaultProxy::serve(int client) {
         if (faulty && rule.fault == Fault::Stall) std::this_thread::sleep_for(std::chrono::milliseconds(rule.stall_ms));
         if (!send_all(upstream, request.data(), request.size())) break;
         std::size_t resp_body = 0;
-        const std::size_t resp_head = read_message(upstream, out, resp_body);
+        const std::size_t resp_head = read_message(upstream, out, resp_body, method == "HEAD");
         if (resp_head == 0) break;
-        if (method == "HEAD") resp_body = 0;  // a HEAD reply has a Content-Length but no body
         std::string response = out.substr(0, resp_head + resp_body);
         out.erase(0, resp_head + resp_body);
         if (faulty && (rule.fault == Fault::Truncate || rule.fault == Fault::Reset)) {

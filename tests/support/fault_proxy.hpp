@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +32,9 @@ struct FaultRule {
     std::string s3_code = "SlowDown";
     int stall_ms = 0;
     std::string header_absent;  // "" = no condition; else the request must not contain it
+    // Each matching request gets the fault with this probability; one that is spared is
+    // checked against the later rules, and does not count against `times`.
+    double probability = 1.0;
 };
 
 class FaultProxy {
@@ -60,6 +64,7 @@ private:
     std::atomic<int> seen_{0};
     std::mutex mutex_;
     std::vector<FaultRule> rules_;
+    std::mt19937_64 random_{0x6b39};  // fixed seed: the same request order draws the same faults
     std::vector<std::thread> threads_;
     std::vector<int> open_fds_;
     std::thread acceptor_;

@@ -74,7 +74,8 @@ ObjectInfo S3Store::get_file(const std::string& key, const stdfs::path& dest, co
 }
 
 ObjectInfo S3Store::get_range(const std::string& key, int fd, const GetOptions& options) {
-    const auto [first, last] = *options.range;
+    const std::uint64_t first = options.range->first;  // no structured binding: clang 14 cannot capture one
+    const std::uint64_t last = options.range->second;
     if (first > last) throw StoreError(ErrorKind::InvalidArgument, "byte range " + std::to_string(first) + "-" + std::to_string(last) + " is empty");
     S3Call call(options.version_id ? "GetObjectVersion" : "GetObject", "GET", key, {},
                 {{"range", "bytes=" + std::to_string(first) + "-" + std::to_string(last)}});
