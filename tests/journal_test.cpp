@@ -13,6 +13,7 @@
 #include "repo/user_repository.hpp"
 #include "support/db_fixture.hpp"
 #include "support/faulty_store.hpp"
+#include "support/faulty_store.hpp"
 
 namespace k9 {
 namespace {
@@ -152,6 +153,25 @@ TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
     EXPECT_EQ(entries(), (std::vector<std::int64_t>{4})) << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
     auto c = make_journal_manager(local("c"), store_, 3600, clock);
     EXPECT_EQ(tables(*c), tables(*a));
+}
+
+TEST_F(JournalTest, AFailedPruneDoesNotFailTheCompaction) {
+    auto faulty = std::make_shared<test::FaultyStore>(store_);
+    auto a = make_journal_manager(local("a"), faulty, 0);  // retention 0: prunes at once
+    for (int i = 0; i < 3; ++i) repo::UserRepository(*a).upsert_profile("u" + std::to_string(i), {"x", {}, {}, {}});
+    a->persist_to_s3();  // snapshot at seq 3
+    repo::UserRepository(*a).upsert_profile("u3", {"x", {}, {}, {}});
+    faulty->fail(test::FaultyStore::Op::Remove, store::ErrorKind::Transient);
+    const auto r = a->persist_to_s3();  // uploads seq 4, then fails to prune 1..3
+    EXPECT_TRUE(r.uploaded);
+    EXPECT_EQ(r.seq, 4);
+    EXPECT_EQ(entries(), (std::vector<std::int64_t>{1, 2, 3, 4})) << "nothing removed";
+    EXPECT_EQ(a->status().pending_writes, 0);
+    faulty->heal();
+    a->persist_to_s3();  // nothing new to upload; prunes what both snapshots cover
+    EXPECT_EQ(entries(), std::vector<std::int64_t>{}) << "the next compaction removes them";
+    auto b = make_journal_manager(local("b"), store_, 0);
+    EXPECT_TRUE(has_user(*b, "u3"));
 }
 
 TEST_F(JournalTest, AFrozenWriterCannotWriteIntoACompactedRange) {

@@ -79,6 +79,26 @@ TEST_F(S3FaultsTest, ABurstLongerThanTheBudgetIsAClearTransientError) {
     EXPECT_NE(message.find("SlowDown"), std::string::npos) << message;
 }
 
+// AWS's standard mode: failures spend the client's retry quota, and successes earn it back
+// (1 token each), so a service that recovers gets retries again.
+TEST_F(S3FaultsTest, TheRetryQuotaIsSpentByFailuresAndEarnedBackBySuccesses) {
+    store_->put_file(tmp_ / "src", "db");
+    proxy_.add({Fault::Status, "HEAD", "", "", -1, 503, "SlowDown"});
+    std::string message;
+    for (int i = 0; i < 60 && message.find("retry quota") == std::string::npos; ++i) {
+        EXPECT_EQ(kind_of([&] { store_->head("db"); }, &message), ErrorKind::Transient);
+    }
+    ASSERT_NE(message.find("retry quota is spent"), std::string::npos) << message;
+    ASSERT_NE(message.find("after 1 attempt"), std::string::npos) << message;
+
+    proxy_.clear();
+    for (int i = 0; i < 10; ++i) store_->head("db");  // 10 tokens back: two retries' worth
+    proxy_.add({Fault::Status, "HEAD", "", "", 1, 503, "SlowDown"});
+    const auto before = retries();
+    EXPECT_EQ(store_->head("db").size, data_.size());
+    EXPECT_EQ(retries() - before, 1u);
+}
+
 TEST_F(S3FaultsTest, AConnectionResetMidBodyRetriesOnlyThatPart) {
     store_->put_file(tmp_ / "src", "db");
     slow_stream();

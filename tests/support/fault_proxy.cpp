@@ -95,7 +95,7 @@ FaultProxy::~FaultProxy() {
         std::lock_guard lock(mutex_);
         for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
     }
-    for (auto& t : threads_) t.join();
+    for (auto& [id, t] : threads_) t.join();
 }
 
 void FaultProxy::add(FaultRule rule) {
@@ -131,9 +131,20 @@ void FaultProxy::accept_loop() {
             if (stopping_) return;
             continue;
         }
-        std::lock_guard lock(mutex_);
-        open_fds_.push_back(client);
-        threads_.emplace_back([this, client] { serve(client); });
+        std::vector<std::thread> done;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto id : finished_) {
+                done.push_back(std::move(threads_.at(id)));
+                threads_.erase(id);
+            }
+            finished_.clear();
+            open_fds_.push_back(client);
+            std::thread t([this, client] { serve(client); });
+            const auto id = t.get_id();
+            threads_.emplace(id, std::move(t));
+        }
+        for (auto& t : done) t.join();  // each has left serve(), or is about to
     }
 }
 
@@ -193,6 +204,7 @@ void FaultProxy::serve(int client) {
     std::lock_guard lock(mutex_);
     open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), client), open_fds_.end());
     ::close(client);
+    finished_.push_back(std::this_thread::get_id());
 }
 
 }  // namespace k9::test

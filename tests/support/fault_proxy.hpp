@@ -5,6 +5,7 @@
 // Everything else is forwarded untouched.
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -65,7 +66,10 @@ private:
     std::mutex mutex_;
     std::vector<FaultRule> rules_;
     std::mt19937_64 random_{0x6b39};  // fixed seed: the same request order draws the same faults
-    std::vector<std::thread> threads_;
+    // One thread per connection; a finished one is joined when the next connection comes
+    // (a soak makes thousands: unjoined, their stacks would exhaust memory).
+    std::map<std::thread::id, std::thread> threads_;
+    std::vector<std::thread::id> finished_;
     std::vector<int> open_fds_;
     std::thread acceptor_;
 };

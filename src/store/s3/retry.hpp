@@ -2,7 +2,8 @@
 // AWS "standard" retry behaviour: a bounded number of attempts, exponential backoff
 // with full jitter (rand() * min(base * 2^n, 20 s)), and a retry quota shared by all
 // requests of a client so a struggling service is not hammered (500 tokens; a retry
-// costs 5, one after a timeout 10; a success after retrying gives its cost back).
+// costs 5, one after a timeout 10; a success after retrying gives its cost back, a success
+// at the first attempt gives 1, so the quota refills while the service is healthy).
 
 #include <chrono>
 #include <functional>
@@ -27,6 +28,7 @@ public:
     static constexpr int kCapacity = 500;
     static constexpr int kRetryCost = 5;
     static constexpr int kTimeoutCost = 10;
+    static constexpr int kNoRetryIncrement = 1;
 
     // Takes `cost` tokens; false (and nothing taken) when too few are left.
     bool acquire(int cost);

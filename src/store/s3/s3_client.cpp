@@ -177,7 +177,7 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
                             std::find(accept.begin(), accept.end(), resp.status) != accept.end();
             if (ok) {
                 if (!call.validate || call.validate(resp)) {
-                    if (retried) quota_.release(last_cost);
+                    quota_.release(retried ? last_cost : RetryQuota::kNoRetryIncrement);
                     return resp;
                 }
                 last_problem = "the reply failed validation";
@@ -200,7 +200,8 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
             last_status = 0;
             last_problem = e.what();
         }
-        if (attempt >= retry_.max_attempts || !quota_.acquire(cost)) {
+        const bool may_retry = attempt < retry_.max_attempts;
+        if (!may_retry || !quota_.acquire(cost)) {
             const std::string where = call.key.empty() ? "s3://" + location_.bucket : url_for(call.key);
             if (last_status == 409) {
                 throw StoreError(ErrorKind::PreconditionFailed,
@@ -210,6 +211,7 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
             throw StoreError(ErrorKind::Transient,
                              call.op + " " + where + " failed after " + std::to_string(attempt) +
                                  " attempt(s): " + last_problem +
+                                 (may_retry ? " (not retried: the retry quota is spent by recent failures)" : "") +
                                  "; check the network path to S3 and the S3 service health, then retry");
         }
         retried = true;
