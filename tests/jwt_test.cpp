@@ -5,13 +5,7 @@
 #include "api/jwt.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include <functional>
 #include <memory>
@@ -20,6 +14,7 @@
 #include <vector>
 
 #include "common/hash.hpp"
+#include "support/jwt_signing.hpp"
 
 namespace k9::api {
 namespace {
@@ -29,18 +24,6 @@ constexpr std::int64_t kNow = 1'750'000'000;  // seconds; the fixed clock of mos
 constexpr std::int64_t kSecond = 1'000'000;
 const std::string kSecret = "dev-secret-that-is-long-enough-for-hs256";
 
-template <auto Free>
-struct Deleter {
-    template <class T>
-    void operator()(T* p) const {
-        Free(p);
-    }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-
 std::string b64(std::string_view s) {
     return base64url_encode(s);
 }
@@ -49,79 +32,12 @@ Clock fixed_clock(Micros t) {
     return [t] { return t; };
 }
 
-std::string bn_param(EVP_PKEY* key, const char* name) {
-    BIGNUM* raw = nullptr;
-    if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) throw std::runtime_error("get_bn_param");
-    BnPtr bn(raw);
-    std::string out(static_cast<std::size_t>(BN_num_bytes(bn.get())), '\0');
-    BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(out.data()));
-    return out;
-}
-
-// An RSA key pair made for the test, with its public half in the forms tests need.
-struct RsaKey {
-    PkeyPtr key;
-    std::string n, e;  // big-endian bytes
-    std::string pem, der;
-
-    explicit RsaKey(unsigned bits) : key(EVP_RSA_gen(bits)) {
-        if (!key) throw std::runtime_error("EVP_RSA_gen failed");
-        n = bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N);
-        e = bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E);
-        BioPtr bio(BIO_new(BIO_s_mem()));
-        if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1)
-            throw std::runtime_error("PEM");
-        char* data = nullptr;
-        const long size = BIO_get_mem_data(bio.get(), &data);
-        pem.assign(data, static_cast<std::size_t>(size));
-        der.resize(static_cast<std::size_t>(i2d_PUBKEY(key.get(), nullptr)));
-        auto* p = reinterpret_cast<unsigned char*>(der.data());
-        if (i2d_PUBKEY(key.get(), &p) != static_cast<int>(der.size()))
-            throw std::runtime_error("DER");
-    }
-
-    json jwk(const std::string& kid) const {
-        return {{"kty", "RSA"}, {"kid", kid},  {"alg", "RS256"},
-                {"use", "sig"}, {"n", b64(n)}, {"e", b64(e)}};
-    }
-
-    std::string sign(std::string_view data) const {
-        MdCtxPtr md(EVP_MD_CTX_new());
-        std::size_t size = 0;
-        const auto* in = reinterpret_cast<const unsigned char*>(data.data());
-        if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
-            EVP_DigestSign(md.get(), nullptr, &size, in, data.size()) != 1) {
-            throw std::runtime_error("EVP_DigestSign setup failed");
-        }
-        std::string sig(size, '\0');
-        if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &size, in,
-                           data.size()) != 1) {
-            throw std::runtime_error("EVP_DigestSign failed");
-        }
-        sig.resize(size);
-        return sig;
-    }
-};
+using test::hs256;
+using test::RsaKey;
+using test::signing_input;
 
 std::string hmac(std::string_view key, std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    std::size_t size = 0;
-    if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
-                  reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, sizeof out,
-                  &size) == nullptr) {
-        throw std::runtime_error("EVP_Q_mac failed");
-    }
-    return std::string(reinterpret_cast<char*>(out), size);
-}
-
-std::string signing_input(const json& header, const json& payload) {
-    return b64(header.dump()) + "." + b64(payload.dump());
-}
-
-std::string hs256(const json& payload, std::string_view key,
-                  json header = {{"alg", "HS256"}, {"typ", "JWT"}}) {
-    const std::string input = signing_input(header, payload);
-    return input + "." + b64(hmac(key, input));
+    return test::hmac_sha256(key, data);
 }
 
 // Replaces segment `i` (0 header, 1 payload, 2 signature) of a compact token.
@@ -173,9 +89,8 @@ protected:
         p.clock = fixed_clock(kNow * kSecond);
         return p;
     }
-    static std::string rs256(const RsaKey& key, const json& payload, json header) {
-        const std::string input = signing_input(header, payload);
-        return input + "." + b64(key.sign(input));
+    static std::string rs256(const RsaKey& key, const json& payload, const json& header) {
+        return test::rs256_token(key, payload, header);
     }
     static std::string rs256(const json& payload, const std::string& kid = "kid-a") {
         return rs256(*key_a_, payload, {{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid}});
