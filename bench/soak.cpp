@@ -47,10 +47,10 @@ constexpr double kLongStallProbability = 0.002;
 constexpr int kLongStallMs = 3000;  // above it: k9 gives up on the attempt and retries
 constexpr int kStallTimeoutS = 2;   // K9_S3_STALL_TIMEOUT_S
 
-// Compaction every few seconds under load, and entries pruned 5 s after their snapshot.
+// Compaction every few seconds under load, and entries pruned 60 s after their snapshot.
 constexpr const char* kPersistWrites = "500";
 constexpr const char* kPersistIntervalS = "10";
-constexpr const char* kJournalRetentionS = "5";
+constexpr const char* kJournalRetentionS = "60";  // the minimum K9_JOURNAL_RETENTION
 constexpr const char* kRetryBaseMs = "50";
 constexpr int kUsers = 4;
 constexpr const char* kBucket = "k9-soak";

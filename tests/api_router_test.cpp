@@ -8,9 +8,15 @@
 #include <utility>
 #include <vector>
 
+#include "api/auth.hpp"
+#include "api/auto_persist.hpp"
 #include "common/hash.hpp"
+#include "db/journal.hpp"
 #include "db/migrations.hpp"
+#include "repo/mutations.hpp"
+#include "repo/report_repository.hpp"
 #include "repo/user_repository.hpp"
+#include "store/error.hpp"
 #include "store/file_store.hpp"
 #include "support/api_harness.hpp"
 #include "support/log_capture.hpp"
@@ -682,6 +688,166 @@ TEST_F(RouterTest, AConflictAfterAnEarlierPersistStillShowsDegraded) {
     EXPECT_EQ(h["status"], "degraded");
     EXPECT_EQ(h["persist"]["conflicts"], 1);
     EXPECT_EQ(h["database"]["pending_writes"], 1);
+}
+
+// ---- server errors ----------------------------------------------------------------------
+
+// A store whose writes fail, while it is set to, the way an S3 client's would: with a
+// message naming the bucket, the key and what the client could not parse. Everything
+// else reaches a file store.
+class FailingWritesStore final : public store::ObjectStore {
+  public:
+    static constexpr const char* kMessage =
+        "PUT s3://k9-secret-bucket/databases/k9_api_test.db.journal/00000000000000000002 failed: "
+        "SlowDown (request id 4442587FB7D0A2F9); parse error in the response body at byte 17";
+
+    explicit FailingWritesStore(const std::filesystem::path& root)
+        : inner_(std::make_shared<store::FileStore>(root)) {}
+    void fail_writes(bool on) { failing_ = on; }
+
+    store::ObjectInfo get_file(const std::string& key, const std::filesystem::path& dest,
+                               const store::GetOptions& options = {}) override {
+        return inner_->get_file(key, dest, options);
+    }
+    std::string get_bytes(const std::string& key, store::ObjectInfo* info = nullptr) override {
+        return inner_->get_bytes(key, info);
+    }
+    store::ObjectInfo put_file(const std::filesystem::path& src, const std::string& key,
+                               const store::PutOptions& options = {}) override {
+        check_write();
+        return inner_->put_file(src, key, options);
+    }
+    store::ObjectInfo put_bytes(std::string_view bytes, const std::string& key,
+                                const store::PutOptions& options = {}) override {
+        check_write();
+        return inner_->put_bytes(bytes, key, options);
+    }
+    store::ObjectInfo head(const std::string& key) override { return inner_->head(key); }
+    std::vector<store::ObjectInfo> list(const std::string& prefix,
+                                        const std::string& start_after = {},
+                                        std::size_t max_keys = 0) override {
+        return inner_->list(prefix, start_after, max_keys);
+    }
+    void remove(const std::string& key) override { inner_->remove(key); }
+    std::vector<store::VersionInfo> list_versions(const std::string& key) override {
+        return inner_->list_versions(key);
+    }
+    std::vector<store::VersionInfo> list_all_versions(const std::string& prefix) override {
+        return inner_->list_all_versions(prefix);
+    }
+    std::string url_for(const std::string& key) const override { return inner_->url_for(key); }
+    std::string display_name() const override { return inner_->display_name(); }
+
+  private:
+    void check_write() const {
+        if (failing_) throw store::StoreError(store::ErrorKind::Transient, kMessage);
+    }
+
+    std::shared_ptr<store::FileStore> inner_;
+    std::atomic<bool> failing_{false};
+};
+
+// A Router built as api::Service builds its own, over a store the test chooses.
+struct RouterOver {
+    RouterOver(const config::Config& config, std::shared_ptr<store::ObjectStore> store, Clock clock)
+        : manager(repo::k9_manager_options(config), std::move(store)),
+          users(manager, clock),
+          reports(manager, clock),
+          auth(config.api, clock),
+          persist(manager, api::PersistPolicy{0, 0}, clock),
+          router(api::Services{manager, users, reports, persist}, auth) {
+        manager.open();
+    }
+    db::DatabaseManager manager;
+    repo::UserRepository users;
+    repo::ReportRepository reports;
+    api::Authenticator auth;
+    api::AutoPersist persist;
+    api::Router router;
+};
+
+// A server error's body: exactly a code, a message and the request id.
+::testing::AssertionResult is_quiet_server_error(const api::Response& r, int status,
+                                                 const std::string& code,
+                                                 const std::string& request_id) {
+    if (auto shape = is_error(r, status, code); !shape) return shape;
+    const auto e = json_of(r)["error"];
+    if (e.size() != 3 || e.value("request_id", "") != request_id) {
+        return ::testing::AssertionFailure()
+               << "want only code, message and request_id " << request_id << "; got " << r.body;
+    }
+    return ::testing::AssertionSuccess();
+}
+
+TEST_F(RouterTest, AStoreFailureIs503WithoutTheStoresMessageWhichIsLogged) {
+    const auto store = std::make_shared<FailingWritesStore>(tmp_ / "store");
+    RouterOver api(config::load_config(config::map_env(env()), tmp_.path()), store, clock_.clock());
+    store->fail_writes(true);
+    test::LogCapture logs;
+    const auto sent = request("POST", "/reports", report_body().dump());
+    const auto r = api.router.handle(sent);
+
+    EXPECT_TRUE(is_quiet_server_error(r, 503, "store_unavailable", sent.request_id));
+    EXPECT_EQ(json_of(r)["error"]["message"], "the database store is unavailable; retry shortly");
+    for (const char* secret : {"k9-secret-bucket", "k9_api_test.db", "journal", "parse error",
+                               "SlowDown", "4442587FB7D0A2F9"}) {
+        EXPECT_EQ(r.body.find(secret), std::string::npos) << secret << " in " << r.body;
+    }
+    EXPECT_EQ(r.headers.at("x-request-id"), sent.request_id);
+    bool logged = false;
+    for (const auto& l : logs.lines()) {
+        if (l.value("message", "") != "Request failed") continue;
+        logged = true;
+        EXPECT_EQ(l["request_id"], sent.request_id);
+        EXPECT_EQ(l["route"], "POST /reports");
+        EXPECT_EQ(l["error"], FailingWritesStore::kMessage);
+        EXPECT_EQ(l["error_kind"], "Transient");
+        EXPECT_EQ(l["level"], "WARN");
+    }
+    EXPECT_TRUE(logged) << "the store's message must reach the log";
+
+    store->fail_writes(false);
+    EXPECT_EQ(api.router.handle(request("POST", "/reports", report_body().dump())).status, 201);
+}
+
+TEST_F(RouterTest, AnUnavailableCopyIs503WithItsCodeAndHintOnly) {
+    create_report("one");
+    {  // The next journal entry is damaged: this copy cannot read the journal to the end.
+        store::FileStore store(tmp_ / "store");
+        db::Journal journal(store, test::kSnapshotKey);
+        const auto seqs = journal.list_after(0);
+        ASSERT_FALSE(seqs.empty());
+        store.put_bytes("{not json", journal.key(seqs.back() + 1));
+    }
+    test::LogCapture logs;
+    const auto sent = request("GET", "/reports");
+    const auto r = send(sent);
+
+    EXPECT_TRUE(is_quiet_server_error(r, 503, "journal_corrupt", sent.request_id));
+    EXPECT_EQ(json_of(r)["error"]["message"],
+              "the database's journal is damaged; an operator must repair it");
+    for (const char* secret : {"k9_api_test.db", "journal/", "parse error", "file://"}) {
+        EXPECT_EQ(r.body.find(secret), std::string::npos) << secret << " in " << r.body;
+    }
+    bool logged = false;
+    for (const auto& l : logs.lines()) {
+        if (l.value("message", "") != "Request failed") continue;
+        logged = true;
+        EXPECT_EQ(l["request_id"], sent.request_id);
+        EXPECT_EQ(l["code"], "journal_corrupt");
+        EXPECT_EQ(l["error_kind"], "Unavailable");
+        EXPECT_NE(l.value("error", "").find("parse error"), std::string::npos) << l.dump();
+    }
+    EXPECT_TRUE(logged) << "the details must reach the log";
+}
+
+TEST_F(RouterTest, ClientErrorsKeepTheirMessageAndCarryTheRequestId) {
+    const auto sent = request("GET", "/reports/no-such-report");
+    const auto r = send(sent);
+    ASSERT_TRUE(is_error(r, 404, "not_found"));
+    EXPECT_EQ(json_of(r)["error"]["request_id"], sent.request_id);
+    EXPECT_NE(json_of(r)["error"]["message"].get<std::string>().find("no-such-report"),
+              std::string::npos);
 }
 
 // ---- request log ------------------------------------------------------------------------

@@ -1,4 +1,12 @@
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <thread>
 
 #include "common/checksum.hpp"
 #include "common/fs.hpp"
@@ -113,6 +121,129 @@ TEST(Fs, ExclusiveLockIsExclusiveSharedIsShared) {
     EXPECT_TRUE(a.owns());
     EXPECT_TRUE(b.owns());
     EXPECT_FALSE(fs::FileLock::try_lock(tmp / "l", fs::FileLock::Mode::Exclusive).owns());
+}
+
+// A child process that creates a TempFile in `dir`, writes `bytes` into it, reports its
+// path through a pipe, then ends the way a crash would: _exit without destructors when
+// `wait` is false, else it waits (for a SIGKILL).
+struct TempFileChild {
+    pid_t pid = -1;
+    std::filesystem::path path;
+};
+
+TempFileChild temp_file_child(const std::filesystem::path& dir, const std::string& stem,
+                              std::size_t bytes, bool wait) {
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::close(pipe_fds[0]);
+        fs::TempFile t(dir, stem);
+        const std::string data(bytes, 'k');
+        fs::write_all(t.fd(), data.data(), data.size(), t.path());
+        const std::string path = t.path().string() + "\n";
+        fs::write_all(pipe_fds[1], path.data(), path.size(), "pipe");
+        while (wait) ::pause();
+        ::_exit(0);  // no destructors: the TempFile stays, as after a crash
+    }
+    ::close(pipe_fds[1]);
+    std::string path;
+    char c;
+    while (::read(pipe_fds[0], &c, 1) == 1 && c != '\n') path += c;
+    ::close(pipe_fds[0]);
+    if (!wait) ::waitpid(pid, nullptr, 0);
+    return {pid, path};
+}
+
+void kill_child(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+}
+
+const std::vector<std::string> kStems{"k9-download", "k9_api.db.snapshot"};
+
+TEST(Fs, TempFileHoldsAnExclusiveLockUntilItIsGone) {
+    test::TempDir tmp;
+    fs::TempFile t(tmp.path(), "x");
+    const fs::Fd other = fs::open_read(t.path());
+    EXPECT_NE(::flock(other.get(), LOCK_EX | LOCK_NB), 0) << "a live TempFile is locked";
+    EXPECT_EQ(errno, EWOULDBLOCK);
+    t.commit_to(tmp / "final");
+    EXPECT_EQ(::flock(other.get(), LOCK_EX | LOCK_NB), 0) << "committed: the fd is closed";
+}
+
+TEST(Fs, StaleTempFilesOfDeadProcessesAreRemoved) {
+    test::TempDir tmp;
+    const auto exited = temp_file_child(tmp.path(), "k9-download", 1000, false);
+    const auto killed = temp_file_child(tmp.path(), "k9_api.db.snapshot", 2345, true);
+    kill_child(killed.pid);
+    ASSERT_TRUE(std::filesystem::exists(exited.path)) << "the child left its temp file";
+    ASSERT_TRUE(std::filesystem::exists(killed.path));
+
+    const auto removed = fs::remove_stale_temp_files(tmp.path(), kStems);
+    EXPECT_EQ(removed.files, 2u);
+    EXPECT_EQ(removed.bytes, 1000u + 2345u);
+    EXPECT_FALSE(std::filesystem::exists(exited.path));
+    EXPECT_FALSE(std::filesystem::exists(killed.path));
+}
+
+TEST(Fs, TempFilesOfLiveOwnersAreKept) {
+    test::TempDir tmp;
+    fs::TempFile mine(tmp.path(), "k9-download");
+    const auto live = temp_file_child(tmp.path(), "k9-download", 10, true);
+
+    EXPECT_EQ(fs::remove_stale_temp_files(tmp.path(), kStems).files, 0u);
+    EXPECT_TRUE(std::filesystem::exists(mine.path()));
+    EXPECT_TRUE(std::filesystem::exists(live.path));
+
+    kill_child(live.pid);  // its owner dies: now it is stale
+    const auto removed = fs::remove_stale_temp_files(tmp.path(), kStems);
+    EXPECT_EQ(removed.files, 1u);
+    EXPECT_EQ(removed.bytes, 10u);
+    EXPECT_FALSE(std::filesystem::exists(live.path));
+    EXPECT_TRUE(std::filesystem::exists(mine.path()));
+}
+
+TEST(Fs, StaleTempFileSweepLeavesOtherFilesAlone) {
+    test::TempDir tmp;
+    const std::vector<std::string> others{"k9_api.db",
+                                          "k9-download.tmp",
+                                          "k9-download.abc.tmp",
+                                          "other.a1B2c3.tmp",
+                                          "k9-download.a1B2c3.tmp.x",
+                                          "xk9-download.a1B2c3.tmp",
+                                          "k9-download.a-B2c3.tmp",
+                                          "k9_api.db.snapshot"};
+    for (const auto& name : others) test::spit(tmp / name, "keep");
+    std::filesystem::create_directory(tmp / "k9-download.Dir123.tmp");
+    std::filesystem::create_symlink(tmp / "k9_api.db", tmp / "k9-download.Link12.tmp");
+    test::spit(tmp / "k9-download.Stale1.tmp", "stale");  // unlocked: nobody owns it
+
+    const auto removed = fs::remove_stale_temp_files(tmp.path(), kStems);
+    EXPECT_EQ(removed.files, 1u);
+    EXPECT_EQ(removed.bytes, 5u);
+    EXPECT_FALSE(std::filesystem::exists(tmp / "k9-download.Stale1.tmp"));
+    for (const auto& name : others) EXPECT_EQ(test::slurp(tmp / name), "keep") << name;
+    EXPECT_TRUE(std::filesystem::is_directory(tmp / "k9-download.Dir123.tmp"));
+    EXPECT_TRUE(std::filesystem::is_symlink(tmp / "k9-download.Link12.tmp"));
+    EXPECT_EQ(fs::remove_stale_temp_files(tmp / "missing", kStems).files, 0u);
+}
+
+TEST(Fs, TempFilesSurviveAConcurrentSweep) {
+    // A sweep may lock a file between its creation and its owner's lock; the owner must
+    // notice and make another, never write into a removed file.
+    test::TempDir tmp;
+    std::atomic<bool> done{false};
+    std::thread sweeper([&] {
+        while (!done) fs::remove_stale_temp_files(tmp.path(), kStems);
+    });
+    for (int i = 0; i < 20000; ++i) {
+        fs::TempFile t(tmp.path(), "k9-download");
+        ASSERT_TRUE(std::filesystem::exists(t.path())) << "created " << i;
+    }
+    done = true;
+    sweeper.join();
 }
 
 }  // namespace

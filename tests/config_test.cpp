@@ -79,6 +79,39 @@ TEST(Config, BadValuesNameTheirVariable) {
     EXPECT_EQ(failing_variable({{"K9_DB_PATH", "/tmp/dir/"}}), "K9_DB_PATH");
 }
 
+TEST(Config, JournalRetentionBelowTheMinimumIsRefusedWithTheReason) {
+    for (const std::string value : {"0", "1", "59", "-5"}) {
+        SCOPED_TRACE(value);
+        try {
+            load_config(map_env({{"K9_JOURNAL_RETENTION", value}}), "/work");
+            ADD_FAILURE() << "accepted";
+        } catch (const ConfigError& e) {
+            const std::string message = e.what();
+            EXPECT_EQ(e.variable, "K9_JOURNAL_RETENTION");
+            EXPECT_NE(message.find("minimum of " + std::to_string(config::kMinJournalRetentionS)),
+                      std::string::npos)
+                << message;
+            EXPECT_NE(message.find("fencing check"), std::string::npos) << message;
+        }
+    }
+    EXPECT_EQ(failing_variable({{"K9_JOURNAL_RETENTION", "soon"}}), "K9_JOURNAL_RETENTION");
+    EXPECT_EQ(failing_variable({{"K9_JOURNAL_RETENTION", "2592001"}}), "K9_JOURNAL_RETENTION");
+    // Snapshot mode does not use the retention, but a wrong value is still wrong.
+    EXPECT_EQ(failing_variable({{"K9_DURABILITY", "snapshot"}, {"K9_JOURNAL_RETENTION", "0"}}),
+              "K9_JOURNAL_RETENTION");
+}
+
+TEST(Config, JournalRetentionAcceptsTheMinimumAndDefaultsToAnHour) {
+    EXPECT_EQ(load_config(map_env({}), "/work").durability.retention_s, 3600);
+    const auto c = load_config(
+        map_env({{"K9_JOURNAL_RETENTION", std::to_string(config::kMinJournalRetentionS)}}),
+        "/work");
+    EXPECT_EQ(c.durability.retention_s, config::kMinJournalRetentionS);
+    EXPECT_EQ(
+        load_config(map_env({{"K9_JOURNAL_RETENTION", "2592000"}}), "/work").durability.retention_s,
+        2592000);
+}
+
 TEST(Config, SettingsSayWhereEachValueCameFrom) {
     auto c = load_config(map_env({{"ENVIRONMENT", "staging"}}), "/work");
     bool saw_env = false, saw_default_key = false;

@@ -230,7 +230,7 @@ TEST_F(TemplateTest, AlarmsWatchTheMetricsK9Emits) {
     }
     for (auto metric :
          {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures, obs::kPersistConflicts,
-          obs::kDatabaseSizeBytes, obs::kColdStartDurationMs}) {
+          obs::kDatabaseSizeBytes, obs::kColdStartDurationMs, obs::kJournalSeqConflicts, obs::kCopyReloads}) {
         SCOPED_TRACE(std::string(metric));
         ASSERT_TRUE(alarms.count(std::string(metric)));
         const json& a = alarms[std::string(metric)];
@@ -239,8 +239,8 @@ TEST_F(TemplateTest, AlarmsWatchTheMetricsK9Emits) {
                   json::parse(R"([{"Name":"Environment","Value":{"Ref":"Environment"}}])"));
         EXPECT_EQ(a["TreatMissingData"], "notBreaching");
     }
-    for (auto metric :
-         {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures, obs::kPersistConflicts}) {
+    for (auto metric : {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures, obs::kPersistConflicts,
+                        obs::kJournalSeqConflicts, obs::kCopyReloads}) {
         const json& a = alarms[std::string(metric)];
         EXPECT_EQ(a["Statistic"], "Sum");
         EXPECT_EQ(a["Period"], 300);

@@ -1,12 +1,21 @@
 // What only the file:// backend promises: preconditions between processes, crash
 // repair, detection of bytes changed behind its back, kept versions.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <sstream>
+
+#include "common/fs.hpp"
 #include "common/hash.hpp"
+#include "common/time.hpp"
 #include "store/file_store.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace k9 {
@@ -177,6 +186,108 @@ TEST(FileStore, WithoutVersionsNothingIsKept) {
     auto versions = s.list_versions("k");
     ASSERT_EQ(versions.size(), 1u);
     EXPECT_TRUE(versions[0].is_latest);
+}
+
+// A crash leaves temp files behind; a start removes those whose writer is dead (its
+// lock is free), however young, and keeps those of writes in progress, however old.
+TEST(FileStore, StartRemovesTheTempFilesOfDeadWritersOnly) {
+    test::TempDir tmp;
+    const auto root = tmp / "store";
+    { FileStore create(root); }
+    const auto dead = root / ".k9store" / "tmp" / "put.abc123.tmp";
+    test::spit(dead, "left by a crash");
+    const fs::TempFile live(root / ".k9store" / "tmp", "put");
+    FileStore s(root);
+    EXPECT_FALSE(std::filesystem::exists(dead));
+    EXPECT_TRUE(std::filesystem::exists(live.path()));
+}
+
+// Processes whose clocks disagree (one under `faketime -f +2h`) must agree on an
+// object's age, server_time - last_modified: the file store's clock is the
+// filesystem's. The test runs its own binary under faketime, twice: with libfaketime
+// faking what stat() reports (Debian's default) and without (NO_FAKE_STAT=1).
+namespace skew {
+constexpr const char* kStoreEnv = "K9_SKEW_TEST_STORE";
+constexpr const char* kParentNowEnv = "K9_SKEW_TEST_PARENT_NOW";
+constexpr Micros kSecond = 1'000'000;
+constexpr Micros kYoung = 60 * kSecond;  // written moments ago, a process start included
+
+Micros age_of(FileStore& s, const std::string& key) {
+    const auto info = s.head(key);
+    return info.server_time - info.last_modified;
+}
+
+std::optional<std::string> find_in_path(const std::string& name) {
+    std::istringstream path(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin");
+    for (std::string dir; std::getline(path, dir, ':');) {
+        const std::string candidate = dir + "/" + name;
+        if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return std::nullopt;
+}
+
+// Whether this process's stat() reports other times than the filesystem's (fstatat).
+bool stat_is_faked(const std::filesystem::path& file) {
+    struct stat faked {};
+    struct stat real {};
+    return ::stat(file.c_str(), &faked) == 0 && ::fstatat(AT_FDCWD, file.c_str(), &real, 0) == 0 &&
+           faked.st_mtim.tv_sec != real.st_mtim.tv_sec;
+}
+}  // namespace skew
+
+// The skewed side of SkewedProcessesAgreeOnAges; it runs only when that test starts it.
+TEST(FileStoreClock, DISABLED_SkewedChild) {
+    const char* root = std::getenv(skew::kStoreEnv);
+    const char* parent_now = std::getenv(skew::kParentNowEnv);
+    ASSERT_TRUE(root != nullptr && parent_now != nullptr)
+        << "run by FileStoreClock.SkewedProcessesAgreeOnAges";
+    const Micros skew = system_now() - std::stoll(parent_now);
+    ASSERT_GT(skew, 3600 * skew::kSecond)
+        << "this process's clock is not 2 h ahead: faketime did not work";
+    FileStore s(root);
+    const Micros parents = skew::age_of(s, "by-parent");
+    EXPECT_GE(parents, -skew::kSecond);
+    EXPECT_LT(parents, skew::kYoung);
+    const auto put = s.put_bytes("child", "by-child");
+    EXPECT_GE(put.server_time - put.last_modified, 0);
+    EXPECT_LT(put.server_time - put.last_modified, skew::kSecond);
+    std::printf(
+        "skewed child: own clock %+.0f s from the parent's, store clock %+.0f s from its own; "
+        "libfaketime fakes stat(): %s\n",
+        static_cast<double>(skew) / 1e6, static_cast<double>(put.server_time - system_now()) / 1e6,
+        skew::stat_is_faked(std::filesystem::path(root) / "by-child") ? "yes" : "no");
+}
+
+TEST(FileStoreClock, SkewedProcessesAgreeOnAges) {
+    const auto faketime = skew::find_in_path("faketime");
+    if (!faketime) {
+        GTEST_SKIP()
+            << "faketime is not installed (Debian package faketime; scripts/setup installs it): "
+               "cannot run a process with a skewed clock";
+    }
+    test::TempDir tmp;
+    const auto root = tmp / "store";
+    FileStore s(root);
+    s.put_bytes("parent", "by-parent");
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    for (const bool fake_stat : {true, false}) {
+        SCOPED_TRACE(fake_stat ? "libfaketime as installed" : "NO_FAKE_STAT=1");
+        s.remove("by-child");
+        test::Env env{{skew::kStoreEnv, root.string()},
+                      {skew::kParentNowEnv, std::to_string(system_now())}};
+        if (!fake_stat) env["NO_FAKE_STAT"] = "1";
+        const auto r =
+            test::run_process({*faketime, "-f", "+2h", self, "--gtest_also_run_disabled_tests",
+                               "--gtest_filter=FileStoreClock.DISABLED_SkewedChild"},
+                              env);
+        ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+        ASSERT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
+        const auto said = r.out.find("skewed child:");
+        std::printf("%s\n", r.out.substr(said, r.out.find('\n', said) - said).c_str());
+        const Micros childs = skew::age_of(s, "by-child");
+        EXPECT_GE(childs, -skew::kSecond);
+        EXPECT_LT(childs, skew::kYoung);
+    }
 }
 
 TEST(FileStore, RelativeRootIsRefused) {

@@ -13,7 +13,6 @@
 #include "repo/user_repository.hpp"
 #include "support/db_fixture.hpp"
 #include "support/faulty_store.hpp"
-#include "support/faulty_store.hpp"
 
 namespace k9 {
 namespace {
@@ -131,9 +130,7 @@ TEST_F(JournalTest, AFailedAppendIsNotAcknowledgedAndWritesNothing) {
 }
 
 TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
-    Micros now = 1'800'000'000'000'000;
-    auto clock = [&] { return now; };
-    auto a = make_journal_manager(local("a"), store_, 3600, clock);
+    auto a = make_journal_manager(local("a"), store_, 3600);
     for (int i = 0; i < 3; ++i) repo::UserRepository(*a).upsert_profile("u" + std::to_string(i), {"x", {}, {}, {}});
     auto r = a->persist_to_s3();
     EXPECT_TRUE(r.uploaded);
@@ -143,15 +140,16 @@ TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
     EXPECT_EQ(a->status().pending_writes, 0);
     repo::UserRepository(*a).upsert_profile("u3", {"x", {}, {}, {}});
     // Cold start = snapshot (seq 3) + entry 4.
-    auto b = make_journal_manager(local("b"), store_, 3600, clock);
+    auto b = make_journal_manager(local("b"), store_, 3600);
     EXPECT_TRUE(has_user(*b, "u3"));
     EXPECT_EQ(b->status().seq, 4);
-    // The snapshot's age is measured against the store's clock (the file store uses the
-    // system clock), so move this writer's clock well past it.
-    now = system_now() + 2 * 3600LL * 1'000'000;
+    // The snapshot's age is measured on the store's clock (the file store's is the
+    // filesystem's): make the snapshot two hours old there.
+    std::filesystem::last_write_time(tmp_ / "store" / test::kSnapshotKey,
+                                     std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
     a->persist_to_s3();
     EXPECT_EQ(entries(), (std::vector<std::int64_t>{4})) << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
-    auto c = make_journal_manager(local("c"), store_, 3600, clock);
+    auto c = make_journal_manager(local("c"), store_, 3600);
     EXPECT_EQ(tables(*c), tables(*a));
 }
 

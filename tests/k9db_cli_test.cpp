@@ -39,6 +39,21 @@ protected:
         return path;
     }
 
+    // Another copy (its own local file) writes and persists, moving the snapshot on.
+    ::testing::AssertionResult other_copy_persists() {
+        const test::Env other{{"K9_DB_PATH", (tmp_ / "other.db").string()}};
+        auto w = k9db({"sql",
+                       "INSERT INTO users VALUES ('theirs', 'Them', NULL, NULL, NULL, "
+                       "TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"},
+                      other);
+        if (w.exit_code != 0)
+            return ::testing::AssertionFailure() << "the other copy's write failed: " << w.err;
+        auto p = k9db({"persist"}, other);
+        if (p.exit_code != 0)
+            return ::testing::AssertionFailure() << "the other copy's persist failed: " << p.err;
+        return ::testing::AssertionSuccess();
+    }
+
     test::TempDir tmp_;
     test::Env env_;
 };
@@ -57,6 +72,30 @@ TEST_F(K9dbTest, ConfigShowsValuesAndSources) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("databases/k9_api_staging.db"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("K9_STORE_URL"), std::string::npos);
+}
+
+TEST_F(K9dbTest, ConfigKeepsEveryVariableApartFromItsValue) {
+    auto r = k9db({"--config"}, {{"K9_S3_PARALLEL_BELOW_MBPS", "0"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> rows;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+        if (l.rfind("  ", 0) == 0) rows.push_back(l);
+    }
+    ASSERT_GT(rows.size(), 5u) << r.out;
+    // The values start in one column, two spaces or more after the longest variable.
+    const std::string retention = "  K9_JOURNAL_RETENTION  ";
+    std::size_t column = std::string::npos;
+    for (const auto& row : rows) {
+        if (row.rfind(retention, 0) == 0) column = row.find_first_not_of(' ', retention.size());
+    }
+    ASSERT_NE(column, std::string::npos) << "no separated K9_JOURNAL_RETENTION row:\n" << r.out;
+    for (const auto& row : rows) {
+        ASSERT_GT(row.size(), column) << row;
+        EXPECT_EQ(row.substr(column - 2, 2), "  ") << row;
+        EXPECT_NE(row[column], ' ') << row;
+    }
+    EXPECT_EQ(r.out.find("K9_JOURNAL_RETENTION3600"), std::string::npos) << r.out;
 }
 
 TEST_F(K9dbTest, BadConfigurationExitsTwoNamingTheVariable) {
@@ -184,6 +223,39 @@ TEST_F(K9dbTest, PersistConflictExitsThree) {
     auto st = nlohmann::json::parse(k9db({"status", "--json"}).out);
     EXPECT_EQ(st["pending_writes"], 1);
     EXPECT_NE(st["remote_etag"], st["remote_now"]);
+}
+
+TEST_F(K9dbTest, StatusInJournalModeNeverPredictsAConflict) {
+    ASSERT_EQ(k9db({"--manager"}).exit_code, 0);  // journal, the default
+    ASSERT_EQ(k9db({"sql",
+                    "INSERT INTO users VALUES ('mine', 'Me', NULL, NULL, NULL, TIMESTAMP "
+                    "'2024-01-01', TIMESTAMP '2024-01-01')"})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(other_copy_persists());
+    auto st = k9db({"status"});
+    ASSERT_EQ(st.exit_code, 0) << st.err;
+    EXPECT_NE(st.out.find("journal"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("another copy compacted"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("never conflicts"), std::string::npos) << st.out;
+    EXPECT_EQ(st.out.find("will conflict"), std::string::npos) << st.out;
+    EXPECT_EQ(k9db({"persist"}).exit_code, 0);  // and indeed it does not
+}
+
+TEST_F(K9dbTest, StatusInSnapshotModeSaysAPersistWillConflict) {
+    env_["K9_DURABILITY"] = "snapshot";
+    ASSERT_EQ(k9db({"--manager"}).exit_code, 0);
+    ASSERT_EQ(k9db({"sql",
+                    "INSERT INTO users VALUES ('mine', 'Me', NULL, NULL, NULL, TIMESTAMP "
+                    "'2024-01-01', TIMESTAMP '2024-01-01')"})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(other_copy_persists());
+    auto st = k9db({"status"});
+    ASSERT_EQ(st.exit_code, 0) << st.err;
+    EXPECT_NE(st.out.find("snapshot (writes stay in the local file"), std::string::npos) << st.out;
+    EXPECT_NE(st.out.find("persist will conflict"), std::string::npos) << st.out;
+    EXPECT_EQ(k9db({"persist"}).exit_code, 3);  // and indeed it does
 }
 
 TEST_F(K9dbTest, VerifyReportsHealthyAndDamagedSnapshots) {

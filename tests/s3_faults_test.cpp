@@ -61,6 +61,35 @@ protected:
     test::TempDir tmp_;
 };
 
+// A store that ignores conditional writes (as some S3-compatible stores do), made of
+// moto: the proxy forwards PUTs without If-None-Match / If-Match. Through it the
+// preconditions do nothing; on moto itself they hold.
+TEST_F(S3FaultsTest, DroppingPreconditionHeadersMakesAStoreThatIgnoresThem) {
+    FaultRule ignore;
+    ignore.fault = Fault::DropHeaders;
+    ignore.method = "PUT";
+    ignore.times = -1;
+    ignore.drop_headers = {"If-None-Match", "IF-MATCH"};  // any case
+    proxy_.add(ignore);
+    store::PutOptions create, wrong_etag;
+    create.precondition = store::Precondition::if_none_match_any();
+    wrong_etag.precondition = store::Precondition::if_match("\"0123456789abcdef0123456789abcdef\"");
+
+    store_->put_bytes("first", "k", create);
+    EXPECT_NO_THROW(store_->put_bytes("second", "k", create));
+    EXPECT_NO_THROW(store_->put_bytes("third", "k", wrong_etag));
+    EXPECT_EQ(store_->get_bytes("k"), "third");
+    EXPECT_EQ(proxy_.faults_injected(), 3);
+
+    auto direct = moto_.store(bucket_, "f-" + test::unique_name());
+    direct->put_bytes("first", "k", create);
+    EXPECT_EQ(kind_of([&] { direct->put_bytes("second", "k", create); }),
+              ErrorKind::PreconditionFailed);
+    EXPECT_EQ(kind_of([&] { direct->put_bytes("third", "k", wrong_etag); }),
+              ErrorKind::PreconditionFailed);
+    EXPECT_EQ(direct->get_bytes("k"), "first");
+}
+
 TEST_F(S3FaultsTest, SlowDownBurstsAreRetriedToSuccess) {
     store_->put_file(tmp_ / "src", "db");
     proxy_.add({Fault::Status, "GET", "", "", 2, 503, "SlowDown"});

@@ -6,6 +6,7 @@
 #include "common/checksum.hpp"
 #include "common/hash.hpp"
 #include "common/http_client.hpp"
+#include "store/s3/object_headers.hpp"
 #include "store/s3/xml.hpp"
 #include "support/moto.hpp"
 #include "support/temp_dir.hpp"
@@ -64,6 +65,7 @@ TEST_F(S3StoreTest, LargeObjectsGoMultipartAndComeBackIdentical) {
     EXPECT_EQ(last_progress, data.size());
     EXPECT_NE(info.etag.find('-'), std::string::npos) << "a multipart ETag ends in -<parts>: " << info.etag;
     EXPECT_EQ(info.checksum, xxh128_hex(data));
+    EXPECT_NE(info.server_time, 0) << "CompleteMultipartUpload's Date is the store's clock";
 
     // On loopback one stream is fast: a single GET (parallel ranges: s3_faults_test).
     auto before = store_->client().counters().requests;
@@ -71,6 +73,7 @@ TEST_F(S3StoreTest, LargeObjectsGoMultipartAndComeBackIdentical) {
     EXPECT_EQ(test::slurp(tmp_ / "back"), data);
     EXPECT_EQ(got.size, data.size());
     EXPECT_EQ(got.checksum, info.checksum);
+    EXPECT_NE(got.server_time, 0);
     EXPECT_EQ(store_->client().counters().requests - before, 1u);
     EXPECT_EQ(in_progress_uploads().find("<Upload>"), std::string::npos);
 }
@@ -151,6 +154,37 @@ TEST_F(S3StoreTest, VersionsAreListedAndReadable) {
     o.version_id = v1.version_id;
     s->get_file("db.db", tmp_ / "old", o);
     EXPECT_EQ(test::slurp(tmp_ / "old"), "version one");
+}
+
+TEST_F(S3StoreTest, AllVersionsStayUnderTheStoresPrefix) {
+    moto_.create_bucket("k9-versioned", true);
+    const std::string prefix = "v-" + test::unique_name();
+    auto s = moto_.store("k9-versioned", prefix, settings_);
+    auto longer =
+        moto_.store("k9-versioned", prefix + "x", settings_);  // shares the text, not the folder
+    s->put_bytes("1", "j/1");
+    s->put_bytes("2", "j/1");
+    s->put_bytes("3", "j/2");
+    longer->put_bytes("4", "j/1");
+    const auto versions = s->list_all_versions("");
+    ASSERT_EQ(versions.size(), 3u);
+    EXPECT_EQ(versions[0].key, "j/1");
+    EXPECT_EQ(versions[1].key, "j/1");
+    EXPECT_EQ(versions[2].key, "j/2");
+    EXPECT_EQ(longer->list_all_versions("j/").size(), 1u);
+}
+
+// The server's clock is its Date header; a reply without one leaves it unknown (0).
+TEST(S3Headers, DateIsTheServersClock) {
+    http::Response r;
+    r.status = 200;
+    r.headers = {{"last-modified", "Wed, 25 Nov 2026 17:18:52 GMT"},
+                 {"date", "Wed, 25 Nov 2026 18:18:53 GMT"}};
+    const auto info = store::s3::object_info("k", r);
+    EXPECT_EQ(format_iso8601(info.last_modified), "2026-11-25T17:18:52.000000Z");
+    EXPECT_EQ(info.server_time - info.last_modified, 3601LL * 1'000'000);
+    r.headers.pop_back();
+    EXPECT_EQ(store::s3::object_info("k", r).server_time, 0);
 }
 
 TEST_F(S3StoreTest, PrefixIsolatesStores) {

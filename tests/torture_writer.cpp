@@ -2,7 +2,8 @@
 // i = 1..count through the DatabaseManager (configured from the environment like the
 // service), appends each acknowledged i to an ack log (fsync), persists every few
 // writes, and is killed at random (K9_TEST_CRASH_POINTS, and SIGKILL from the test).
-// Restarted, it continues after the last acknowledged write.
+// Restarted, it continues after the last acknowledged write. K9_TORTURE_RETENTION_S
+// overrides the journal retention (the test uses 0: pruning at every compaction).
 //
 //   k9_torture_writer ID COUNT ACK_LOG PERSIST_EVERY
 #include <fcntl.h>
@@ -58,7 +59,11 @@ int main(int argc, char** argv) {
 
     const auto env = config::process_env();
     const auto cfg = config::load_config(env);
-    db::DatabaseManager manager(repo::k9_manager_options(cfg), store::open_store(cfg, env));
+    db::ManagerOptions options = repo::k9_manager_options(cfg);
+    // The test prunes at once to meet fencing often: a retention below the safe minimum
+    // that the configuration refuses (K9_JOURNAL_RETENTION), so it is set here.
+    if (const char* r = std::getenv("K9_TORTURE_RETENTION_S")) options.journal_retention_s = std::atoll(r);
+    db::DatabaseManager manager(options, store::open_store(cfg, env));
 
     for (int attempt = 0;; ++attempt) {  // a cold start can meet a store mid-change: retry
         try {

@@ -12,8 +12,10 @@ Response json_response(int status, const std::string& body_json) {
     return r;
 }
 
-Response error_response(int status, const std::string& code, const std::string& message) {
-    const nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+Response error_response(int status, const std::string& code, const std::string& message,
+                        const std::string& request_id) {
+    nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+    if (!request_id.empty()) body["error"]["request_id"] = request_id;
     return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

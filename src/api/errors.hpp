@@ -1,7 +1,9 @@
 #pragma once
 // API errors: an HTTP status, a stable machine code and a human message, rendered as
-// {"error":{"code":"...","message":"..."}}. Handlers throw ApiError; the Router turns
-// it (and the repositories' own errors) into the response.
+// {"error":{"code":"...","message":"...","request_id":"..."}}. Handlers throw ApiError;
+// the Router turns it (and the repositories' own errors) into the response. A 5xx body
+// carries only a code, a short message written for clients and the request id: what
+// went wrong (store messages, keys, bucket names) goes to the log under that request id.
 
 #include <stdexcept>
 #include <string>
@@ -18,7 +20,9 @@ public:
     std::string code;
 };
 
-Response error_response(int status, const std::string& code, const std::string& message);
+// The error body; request_id is left out when empty.
+Response error_response(int status, const std::string& code, const std::string& message,
+                        const std::string& request_id = "");
 Response json_response(int status, const std::string& body_json);
 
 }  // namespace k9::api

@@ -5,6 +5,7 @@
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "db/migrations.hpp"
+#include "db/unavailable.hpp"
 #include "repo/models.hpp"
 #include "store/error.hpp"
 
@@ -41,6 +42,82 @@ bool match(const std::string& pattern, const std::vector<std::string>& parts, Pa
 
 std::string user_hash(const std::string& user) { return user.empty() ? "" : sha256_hex(user).substr(0, 16); }
 
+// A request that failed on the server's side: everything an operator needs, under the
+// request id the client was given (the 5xx body itself says nothing about the store).
+void log_failure(log::Level level, const Request& request, const std::string& route,
+                 const std::string& code, std::string_view kind, const std::string& detail) {
+    log::write(level, "Request failed",
+               {{"request_id", request.request_id},
+                {"route", route},
+                {"code", code},
+                {"error_kind", kind},
+                {"error", detail}});
+}
+
+// 503 for a copy that cannot serve now: its code and its hint, written for clients.
+Response unavailable_response(const db::Unavailable& e, const std::string& request_id) {
+    return error_response(503, e.code.empty() ? "unavailable" : e.code,
+                          e.hint.empty() ? "the database is unavailable; retry shortly" : e.hint,
+                          request_id);
+}
+
+// 503 for a failed call to the store; its message (bucket, keys, S3 and parser
+// messages) stays in the log.
+Response store_unavailable_response(const std::string& request_id) {
+    return error_response(503, "store_unavailable",
+                          "the database store is unavailable; retry shortly", request_id);
+}
+
+Response internal_error_response(const std::string& request_id) {
+    return error_response(500, "internal_error",
+                          "internal error; the logs have the details under this request id",
+                          request_id);
+}
+
+// The answer to the exception being handled (call it inside a catch block). 4xx bodies
+// say what the client can fix; 5xx bodies say only what the client may see, and the
+// details are logged.
+Response failure_response(const Request& request, const std::string& route) {
+    const std::string& id = request.request_id;
+    try {
+        throw;
+    } catch (const ApiError& e) {
+        Response r = error_response(e.status, e.code, e.what(), id);
+        if (e.status == 401) r.headers["www-authenticate"] = "Bearer";
+        return r;
+    } catch (const repo::InvalidInput& e) {
+        return error_response(400, "invalid_field", e.what(), id);
+    } catch (const db::MutationRejected& e) {
+        switch (e.reason) {
+            case db::MutationRejected::Reason::NotFound:
+                return error_response(404, "not_found", e.what(), id);
+            case db::MutationRejected::Reason::Conflict:
+                return error_response(409, "conflict", e.what(), id);
+            case db::MutationRejected::Reason::Invalid:
+                break;
+        }
+        return error_response(400, "invalid_field", e.what(), id);
+    } catch (const db::PersistConflict& e) {
+        return error_response(409, "persist_conflict", e.what(), id);
+    } catch (const db::Unavailable& e) {
+        log_failure(log::Level::Warning, request, route, e.code, "Unavailable", e.what());
+        return unavailable_response(e, id);
+    } catch (const store::StoreError& e) {
+        const auto level =
+            e.kind() == store::ErrorKind::Transient ? log::Level::Warning : log::Level::Error;
+        log_failure(level, request, route, "store_unavailable", store::to_string(e.kind()),
+                    e.what());
+        return store_unavailable_response(id);
+    } catch (const std::exception& e) {
+        log_failure(log::Level::Error, request, route, "internal_error", "exception", e.what());
+        return internal_error_response(id);
+    } catch (...) {
+        log_failure(log::Level::Error, request, route, "internal_error", "unknown",
+                    "a non-standard exception");
+        return internal_error_response(id);
+    }
+}
+
 }  // namespace
 
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
@@ -76,7 +153,10 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
     if (!allowed.empty()) {
         std::string list;
         for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
-        Response r = error_response(405, "method_not_allowed", request.method.substr(0, 16) + " is not allowed here (allowed: " + list + ")");
+        Response r = error_response(
+            405, "method_not_allowed",
+            request.method.substr(0, 16) + " is not allowed here (allowed: " + list + ")",
+            request.request_id);
         r.headers["allow"] = list;
         return r;
     }
@@ -89,24 +169,8 @@ Response Router::handle(const Request& request) {
     Response response;
     try {
         response = dispatch(request, route_name, user);
-    } catch (const ApiError& e) {
-        response = error_response(e.status, e.code, e.what());
-        if (e.status == 401) response.headers["www-authenticate"] = "Bearer";
-    } catch (const repo::InvalidInput& e) {
-        response = error_response(400, "invalid_field", e.what());
-    } catch (const db::MutationRejected& e) {
-        switch (e.reason) {
-            case db::MutationRejected::Reason::NotFound: response = error_response(404, "not_found", e.what()); break;
-            case db::MutationRejected::Reason::Conflict: response = error_response(409, "conflict", e.what()); break;
-            case db::MutationRejected::Reason::Invalid: response = error_response(400, "invalid_field", e.what()); break;
-        }
-    } catch (const db::PersistConflict& e) {
-        response = error_response(409, "persist_conflict", e.what());
-    } catch (const store::StoreError& e) {
-        response = error_response(503, "store_unavailable", e.what());
-    } catch (const std::exception& e) {
-        log::error("Request failed", {{"request_id", request.request_id}, {"route", route_name}, {"error", e.what()}});
-        response = error_response(500, "internal_error", "internal error; see the logs for request " + request.request_id);
+    } catch (...) {
+        response = failure_response(request, route_name);
     }
     if (!request.request_id.empty()) response.headers["x-request-id"] = request.request_id;
     log::info("request", {{"method", request.method.substr(0, 16)},

@@ -8,15 +8,17 @@ void add_service_routes(std::vector<Route>& routes) {
     routes.push_back({"GET", "/health", false, false, [](Services& s, const Call&) {
                           const auto db = s.manager.status();
                           auto persist = s.persist.status();
-                          // Degraded while the newest persist attempt failed.
-                          bool degraded = false;
+                          // Unhealthy (503) while requests fail; degraded while the newest
+                          // persist attempt failed, or something is wrong that does not stop them.
+                          bool degraded = !db.warnings.empty();
                           if (!persist["last_error_at"].is_null()) {
                               const auto failed = parse_iso8601(persist["last_error_at"].get<std::string>());
-                              degraded = !db.last_persist || (failed && *failed > *db.last_persist);
+                              degraded = degraded || !db.last_persist || (failed && *failed > *db.last_persist);
                           }
-                          return json_response(200, dump({{"status", degraded ? "degraded" : "ok"},
-                                                          {"database", db.to_json()},
-                                                          {"persist", persist}}));
+                          const char* status = db.problem ? "unhealthy" : degraded ? "degraded" : "ok";
+                          return json_response(db.problem ? 503 : 200, dump({{"status", status},
+                                                                             {"database", db.to_json()},
+                                                                             {"persist", persist}}));
                       }});
     routes.push_back({"POST", "/admin/persist", true, false, [](Services& s, const Call&) {
                           const auto r = s.persist.persist_now("admin");

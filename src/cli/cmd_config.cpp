@@ -1,17 +1,14 @@
 #include "cli/commands.hpp"
 
-#include <iomanip>
+#include "cli/format.hpp"
 
 namespace k9::cli {
 
 int run_config(Context& ctx, std::ostream& out) {
-    const auto& c = ctx.config();
+    auto rows = ctx.config().settings;
+    rows.push_back({"snapshot", ctx.remote_url(), ""});
     out << "k9 configuration\n";
-    for (const auto& s : c.settings) {
-        out << "  " << std::left << std::setw(20) << s.variable << std::setw(48) << s.value << " ("
-            << s.source << ")\n";
-    }
-    out << "  " << std::left << std::setw(20) << "snapshot" << ctx.remote_url() << "\n";
+    print_settings(rows, out);
     return kOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include "cli/format.hpp"
 #include "common/fs.hpp"
+#include "db/journal.hpp"
 #include "db/local_state.hpp"
 #include "db/snapshot.hpp"
 
@@ -18,14 +19,55 @@ void print_summary(const Summary& s, std::ostream& out) {
     }
 }
 
+// The journal after the snapshot: every entry present (no hole), readable, and each seq
+// created once (seen on stores that keep versions). Returns false when it is damaged.
+bool verify_journal(Context& ctx, std::int64_t snapshot_seq, std::ostream& out) {
+    const auto& cfg = ctx.config();
+    db::Journal journal(ctx.store(), cfg.key);
+    out << "Journal " << ctx.store().url_for(journal.prefix()) << "\n";
+    const std::int64_t after = std::max<std::int64_t>(snapshot_seq, 0);
+    const auto seqs = journal.list_after(after);
+    bool ok = true;
+    if (const auto hole = db::first_hole(after, seqs)) {
+        out << "  DAMAGED: " << db::hole_message(ctx.remote_url(), *hole, after) << "\n";
+        ok = false;
+    }
+    int unreadable = 0;
+    for (const std::int64_t s : seqs) {
+        try {
+            journal.read(s);
+        } catch (const store::StoreError& e) {
+            if (e.is_not_found()) continue;  // pruned since the listing
+            if (unreadable++ < 5) out << "  DAMAGED: " << e.what() << "\n";
+            ok = false;
+        }
+    }
+    const auto doubled = journal.doubly_owned(0);
+    if (!doubled.empty()) {
+        out << "  DAMAGED: seq(s)";
+        for (const auto s : doubled) out << " " << s;
+        out << " were created by two writers (the store did not hold If-None-Match: *); the writes of the "
+               "overwritten versions are missing\n";
+        ok = false;
+    }
+    if (ok) {
+        out << "  ok: " << seqs.size() << " entr" << (seqs.size() == 1 ? "y" : "ies") << " after the snapshot's seq "
+            << after << (seqs.empty() ? "" : ", " + std::to_string(seqs.front()) + " to " + std::to_string(seqs.back()))
+            << ", all readable\n";
+    }
+    return ok;
+}
+
 }  // namespace
 
-// Checks that the local file and the remote snapshot are sound DuckDB databases and
-// says whether they hold the same data. Exit 1 when either is damaged.
+// Checks that the local file and the remote snapshot are sound DuckDB databases, that
+// the journal after the snapshot is whole (journal mode), and says whether local and
+// remote hold the same data. Exit 1 when any of them is damaged.
 int run_verify(Context& ctx, std::ostream& out) {
     const auto& cfg = ctx.config();
     bool damaged = false;
     std::optional<Summary> local, remote;
+    std::int64_t snapshot_seq = 0;
 
     out << "Local " << cfg.db_path.string() << "\n";
     if (fs::file_size_or_negative(cfg.db_path) < 0) {
@@ -49,6 +91,7 @@ int run_verify(Context& ctx, std::ostream& out) {
         const stdfs::path dir = cfg.db_path.parent_path();
         auto fetched = db::fetch_snapshot(ctx.store(), cfg.key, dir);
         remote = db::summarize_tables(fetched.file.path());
+        snapshot_seq = db::snapshot_seq(fetched.info);
         out << "  ok: " << human_bytes(fetched.info.size) << ", ETag " << fetched.info.etag
             << (fetched.info.checksum.empty() ? ", no k9 checksum (not uploaded by k9)"
                                               : ", checksum matches")
@@ -60,6 +103,15 @@ int run_verify(Context& ctx, std::ostream& out) {
         } else {
             out << "  " << (e.kind() == store::ErrorKind::Corrupt ? "DAMAGED: " : "UNREACHABLE: ")
                 << e.what() << "\n";
+            damaged = true;
+        }
+    }
+
+    if (cfg.durability.journal) {
+        try {
+            if (!verify_journal(ctx, snapshot_seq, out)) damaged = true;
+        } catch (const store::StoreError& e) {
+            out << "  UNREACHABLE: " << e.what() << "\n";
             damaged = true;
         }
     }

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace k9::fs {
@@ -68,6 +71,21 @@ void write_all(int fd, const void* data, std::size_t size, const stdfs::path& pa
     }
 }
 
+void pwrite_all(int fd, const void* data, std::size_t size, std::uint64_t offset,
+                const stdfs::path& path_for_errors) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+        const ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write", path_for_errors);
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+}
+
 std::size_t pread_full(int fd, void* data, std::size_t size, std::uint64_t offset,
                        const stdfs::path& path_for_errors) {
     char* p = static_cast<char*>(data);
@@ -107,15 +125,45 @@ void atomic_write(const stdfs::path& path, std::string_view content) {
     tmp.commit_to(path);
 }
 
+namespace {
+
+constexpr std::string_view kTempSuffix = ".tmp";
+constexpr std::size_t kTempRandomChars = 6;  // mkstemps' XXXXXX
+constexpr int kTempCreateAttempts = 8;
+
+// Takes the exclusive lock on a file this process has just created. A sweep in another
+// process may have locked it first (it was not locked yet) and removed it: then the
+// file has no name left and false tells the caller to make another.
+bool lock_new_file(int fd, const stdfs::path& path) {
+    while (::flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) throw_errno("lock temporary file", path);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("stat temporary file", path);
+    return st.st_nlink > 0;
+}
+
+}  // namespace
+
 TempFile::TempFile(const stdfs::path& dir, std::string_view stem) {
-    std::string pattern = (dir / (std::string(stem) + ".XXXXXX.tmp")).string();
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    const int fd = ::mkstemps(buf.data(), 4);
-    if (fd < 0) throw_errno("create temporary file", pattern);
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    fd_ = Fd(fd);
-    path_ = buf.data();
+    const std::string pattern = (dir / (std::string(stem) + ".XXXXXX.tmp")).string();
+    for (int attempt = 1;; ++attempt) {
+        std::vector<char> buf(pattern.begin(), pattern.end());
+        buf.push_back('\0');
+        Fd fd(::mkostemps(buf.data(), static_cast<int>(kTempSuffix.size()), O_CLOEXEC));
+        if (!fd) throw_errno("create temporary file", pattern);
+        if (lock_new_file(fd.get(), buf.data())) {
+            fd_ = std::move(fd);
+            path_ = buf.data();
+            return;
+        }
+        if (attempt == kTempCreateAttempts) {
+            throw IoError("create temporary file " + pattern + ": removed by a concurrent sweep " +
+                              std::to_string(attempt) + " times; is another process cleaning " +
+                              dir.string() + " in a loop?",
+                          EAGAIN);
+        }
+    }
 }
 
 TempFile::TempFile(TempFile&& other) noexcept
@@ -124,15 +172,18 @@ TempFile::TempFile(TempFile&& other) noexcept
 }
 
 TempFile::~TempFile() {
-    fd_ = Fd();
+    // Unlink while still locked, so that the name never exists unlocked.
     if (owned_ && !path_.empty()) ::unlink(path_.c_str());
+    fd_ = Fd();
 }
 
 void TempFile::commit_to(const stdfs::path& target) {
     fsync_fd(fd_.get(), path_);
-    fd_ = Fd();
-    if (::rename(path_.c_str(), target.c_str()) != 0) throw_errno("rename to " + target.string(), path_);
+    if (::rename(path_.c_str(), target.c_str()) != 0) {
+        throw_errno("rename to " + target.string(), path_);
+    }
     owned_ = false;
+    fd_ = Fd();
     fsync_dir(target.parent_path());
 }
 
@@ -140,6 +191,58 @@ stdfs::path TempFile::release() {
     fd_ = Fd();
     owned_ = false;
     return path_;
+}
+
+namespace {
+
+// `<stem>.XXXXXX.tmp`, as TempFile names its files.
+bool is_temp_name(std::string_view name, std::string_view stem) {
+    if (name.size() != stem.size() + 1 + kTempRandomChars + kTempSuffix.size()) return false;
+    if (!name.starts_with(stem) || name[stem.size()] != '.' || !name.ends_with(kTempSuffix)) {
+        return false;
+    }
+    const std::string_view random = name.substr(stem.size() + 1, kTempRandomChars);
+    return std::all_of(random.begin(), random.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+}
+
+// Removes `path` if no process holds its lock; returns its size, or nullopt when it is
+// kept (a live owner's, gone already, or not a file this process may remove).
+std::optional<std::uint64_t> remove_if_unlocked(const stdfs::path& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return std::nullopt;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return std::nullopt;
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(fd.get(), &held) != 0 || !S_ISREG(held.st_mode)) return std::nullopt;
+    // The name must still be this file: its owner may have committed or removed it, and
+    // another process may have made a new file of that name, since we opened it.
+    if (::lstat(path.c_str(), &named) != 0 || named.st_dev != held.st_dev ||
+        named.st_ino != held.st_ino) {
+        return std::nullopt;
+    }
+    if (::unlink(path.c_str()) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(held.st_size);
+}
+
+}  // namespace
+
+RemovedTempFiles remove_stale_temp_files(const stdfs::path& dir,
+                                         std::span<const std::string> stems) {
+    RemovedTempFiles removed;
+    std::error_code ec;
+    for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const bool ours = std::any_of(stems.begin(), stems.end(), [&](const std::string& stem) {
+            return is_temp_name(name, stem);
+        });
+        if (!ours) continue;
+        if (const auto bytes = remove_if_unlocked(it->path())) {
+            ++removed.files;
+            removed.bytes += *bytes;
+        }
+    }
+    return removed;
 }
 
 namespace {

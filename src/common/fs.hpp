@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -48,6 +49,10 @@ Fd open_read(const stdfs::path& path);
 void fsync_fd(int fd, const stdfs::path& path_for_errors);
 void fsync_dir(const stdfs::path& dir);
 void write_all(int fd, const void* data, std::size_t size, const stdfs::path& path_for_errors);
+// Writes all of `data` at `offset`; throws IoError("write <path>: ...") when the file
+// cannot take it (ENOSPC, EDQUOT, EIO...).
+void pwrite_all(int fd, const void* data, std::size_t size, std::uint64_t offset,
+                const stdfs::path& path_for_errors);
 // Reads exactly `size` bytes at `offset` unless the file ends first; returns bytes read.
 std::size_t pread_full(int fd, void* data, std::size_t size, std::uint64_t offset,
                        const stdfs::path& path_for_errors);
@@ -58,9 +63,13 @@ std::string read_file(const stdfs::path& path);
 void atomic_write(const stdfs::path& path, std::string_view content);
 
 // A uniquely named file in `dir`, removed on destruction unless committed.
+//
+// It holds an exclusive flock on its own descriptor for as long as it exists under its
+// temp name: the kernel drops the lock when the owner dies (SIGKILL included), which is
+// how remove_stale_temp_files tells a dead owner's file from a live one's.
 class TempFile {
 public:
-    // Creates `dir/<stem>.XXXXXX.tmp` (dir must exist).
+    // Creates and locks `dir/<stem>.XXXXXX.tmp` (dir must exist).
     TempFile(const stdfs::path& dir, std::string_view stem);
     TempFile(TempFile&&) noexcept;
     TempFile& operator=(TempFile&&) = delete;
@@ -70,9 +79,11 @@ public:
 
     const stdfs::path& path() const { return path_; }
     int fd() const { return fd_.get(); }
-    // fsync, close, rename over `target`, fsync target's directory.
+    // fsync, rename over `target` (still locked: never unlocked under the temp name),
+    // close, fsync target's directory.
     void commit_to(const stdfs::path& target);
-    // Keeps the file (closes the fd); the caller now owns the path.
+    // Keeps the file (closes the fd, which drops the lock); the caller now owns the path
+    // and must rename or remove it at once: remove_stale_temp_files may take it from now on.
     stdfs::path release();
 
 private:
@@ -80,6 +91,21 @@ private:
     Fd fd_;
     bool owned_ = true;
 };
+
+// What remove_stale_temp_files removed.
+struct RemovedTempFiles {
+    std::size_t files = 0;
+    std::uint64_t bytes = 0;  // their sizes
+};
+
+// Removes from `dir` the temp files whose owner is dead: files named as TempFile names
+// them, `<stem>.XXXXXX.tmp` for one of `stems`, whose lock it can take. Files a live
+// TempFile holds (in any process), other names and subfolders are left alone. Best
+// effort, never throws for one file: a missing `dir`, or a file it cannot open, lock or
+// unlink (another user's, say) is skipped. Safe to run while other processes create,
+// commit and remove temp files in `dir`.
+RemovedTempFiles remove_stale_temp_files(const stdfs::path& dir,
+                                         std::span<const std::string> stems);
 
 // An advisory lock (flock) on a lock file, released on destruction. Works between
 // processes on one machine; held by the open file description, not the thread.

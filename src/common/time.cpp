@@ -1,5 +1,8 @@
 #include "common/time.hpp"
 
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -101,6 +104,17 @@ bool is_calendar_date(std::string_view s) {
 double monotonic_ms() {
     using namespace std::chrono;
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+Instant Instant::now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_BOOTTIME, &ts);
+    return Instant{static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6, system_now()};
+}
+
+double Instant::elapsed_ms() const {
+    const Instant n = now();
+    return std::max(n.boot_ms - boot_ms, static_cast<double>(n.wall - wall) / 1000.0);
 }
 
 }  // namespace k9

@@ -29,4 +29,17 @@ bool is_calendar_date(std::string_view text);
 // Monotonic milliseconds, for durations.
 double monotonic_ms();
 
+// A moment noted on two clocks, for safety decisions that rest on elapsed time (the
+// journal's fencing): the boot clock (CLOCK_BOOTTIME, monotonic and counting while the
+// machine or VM sleeps) and the wall clock. elapsed_ms() is the larger of the two
+// differences, so neither a clock that stood still nor one that jumped back makes a
+// long pause look short.
+struct Instant {
+    double boot_ms = 0;
+    Micros wall = 0;
+    static Instant now();
+    double elapsed_ms() const;
+    bool is_set() const { return wall != 0; }
+};
+
 }  // namespace k9

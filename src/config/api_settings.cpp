@@ -25,6 +25,25 @@ long long number(const std::string& variable, const std::string& text, long long
     return value;
 }
 
+// K9_JOURNAL_RETENTION in seconds, from kMinJournalRetentionS to 30 days. Below the
+// minimum the fencing fast path and a fresh copy's catch-up lose their margin: refused
+// with the reason.
+std::int64_t journal_retention(const std::string& text) {
+    constexpr long long kMax = 30LL * 86400;
+    long long value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && end == text.data() + text.size() && value < kMinJournalRetentionS) {
+        throw ConfigError(
+            "K9_JOURNAL_RETENTION",
+            "'" + text + "' is below the minimum of " + std::to_string(kMinJournalRetentionS) +
+                " seconds, because writers skip their fencing check for half the retention and a "
+                "copy that downloaded a snapshot must still find the journal entries after it "
+                "(allowed: " +
+                std::to_string(kMinJournalRetentionS) + " to " + std::to_string(kMax) + ")");
+    }
+    return number("K9_JOURNAL_RETENTION", text, kMinJournalRetentionS, kMax);
+}
+
 }  // namespace
 
 ApiSettings load_api_settings(const EnvLookup& env) {
@@ -85,7 +104,7 @@ DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Se
         d.journal = *mode == "journal";
     }
     note("K9_DURABILITY", d.journal ? "journal" : "snapshot", mode.has_value());
-    if (auto v = get(env, "K9_JOURNAL_RETENTION")) d.retention_s = number("K9_JOURNAL_RETENTION", *v, 0, 30LL * 86400);
+    if (auto v = get(env, "K9_JOURNAL_RETENTION")) d.retention_s = journal_retention(*v);
     if (auto v = get(env, "K9_MAX_STALENESS_MS")) d.max_staleness_ms = number("K9_MAX_STALENESS_MS", *v, 0, 86400000);
     if (auto v = get(env, "K9_JOURNAL_MAX_BATCH")) d.max_batch = static_cast<std::size_t>(number("K9_JOURNAL_MAX_BATCH", *v, 1, 10000));
     if (d.journal) {

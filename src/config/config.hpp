@@ -98,11 +98,18 @@ struct ApiSettings {
 
 ApiSettings load_api_settings(const EnvLookup& env);
 
+// The smallest K9_JOURNAL_RETENTION. Entries covered by a snapshot outlive it by the
+// retention, and two things rely on that: a writer skips its fencing check for half the
+// retention since it last read the journal (the other half is the margin for clock rates
+// and the store's 1-second dates), and a copy that has just downloaded a snapshot must
+// still find the entries written after it. A minute keeps both margins wide.
+inline constexpr std::int64_t kMinJournalRetentionS = 60;
+
 // How acknowledged writes are made durable.
 //   K9_DURABILITY         journal (default): every write is in the store before it is
 //                         acknowledged; snapshot: writes wait in the local file for a persist
 //   K9_JOURNAL_RETENTION  seconds a snapshot must exist before the journal entries it covers
-//                         are removed (default 3600)
+//                         are removed (default 3600; at least 60, kMinJournalRetentionS)
 //   K9_MAX_STALENESS_MS   how old this copy's view of the journal may be when a request is
 //                         served (default 0: one LIST per request)
 //   K9_JOURNAL_MAX_BATCH  writes per journal entry, group commit (default 256; 1: none)

@@ -109,4 +109,43 @@ int Journal::remove_upto(std::int64_t upto) {
     return removed;
 }
 
+std::vector<std::int64_t> Journal::doubly_owned(std::int64_t after) {
+    std::vector<std::int64_t> out;
+    const auto versions = store_.list_all_versions(prefix_);
+    // Newest first within a key: a version directly older than another version (no
+    // delete marker between them) was still current when the newer one was written.
+    for (std::size_t i = 0; i + 1 < versions.size(); ++i) {
+        const auto& newer = versions[i];
+        const auto& older = versions[i + 1];
+        if (newer.key != older.key || newer.is_delete_marker || older.is_delete_marker) continue;
+        const auto s = seq_of(newer.key);
+        if (s && *s > after && (out.empty() || out.back() != *s)) out.push_back(*s);
+    }
+    return out;
+}
+
+std::optional<JournalHole> first_hole(std::int64_t after, const std::vector<std::int64_t>& seqs) {
+    std::int64_t expected = after + 1;
+    for (const std::int64_t s : seqs) {
+        if (s > expected) return JournalHole{expected, s - 1};
+        expected = s + 1;
+    }
+    return std::nullopt;
+}
+
+std::string hole_message(const std::string& url, const JournalHole& hole, std::int64_t snapshot_seq) {
+    const std::string missing = hole.first == hole.last
+                                    ? "entry " + std::to_string(hole.first)
+                                    : "entries " + std::to_string(hole.first) + " to " + std::to_string(hole.last);
+    return "the journal of " + url + " is missing " + missing + " while entry " + std::to_string(hole.last + 1) +
+           " exists, and the snapshot holds only up to " + std::to_string(snapshot_seq) +
+           ". k9 never removes entries above the snapshot, so someone deleted them: the writes after " +
+           std::to_string(hole.first - 1) +
+           " cannot be replayed. If the bucket keeps versions, undelete the missing entries (remove their "
+           "delete markers); otherwise make a good version current with `k9db versions` and `k9db restore "
+           "--version-id ID` (later writes are lost), or replace the database with `k9db --upload --file DB "
+           "--force`. Until then this copy serves nothing newer than entry " +
+           std::to_string(hole.first - 1);
+}
+
 }  // namespace k9::db

@@ -53,11 +53,29 @@ public:
     JournalEntry read(std::int64_t seq);
     // Deletes the entries at or below `upto`; returns how many.
     int remove_upto(std::int64_t upto);
+    // Seqs after `after` that more than one writer created: on a store that keeps
+    // versions, a version written while another was current (If-None-Match: * did not
+    // hold). Empty on a store without versions, where this cannot be seen.
+    std::vector<std::int64_t> doubly_owned(std::int64_t after);
 
 private:
     store::ObjectStore& store_;
     std::string prefix_;
 };
+
+// Entries first..last are missing while a later entry exists, above the snapshot's seq.
+// k9 removes only entries a snapshot covers, so this is damage, never a race.
+struct JournalHole {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+};
+
+// The first gap in `seqs` (ascending, all above `after`), counting from after + 1.
+std::optional<JournalHole> first_hole(std::int64_t after, const std::vector<std::int64_t>& seqs);
+
+// What to tell an operator about a hole in the journal of `url` whose snapshot holds
+// up to `snapshot_seq`.
+std::string hole_message(const std::string& url, const JournalHole& hole, std::int64_t snapshot_seq);
 
 inline constexpr const char* kMetaWriter = "k9-writer";
 inline constexpr const char* kMetaNonce = "k9-nonce";

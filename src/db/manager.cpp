@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "common/checksum.hpp"
@@ -13,6 +15,7 @@
 #include "db/migrations.hpp"
 #include "db/snapshot.hpp"
 #include "db/sql_determinism.hpp"
+#include "db/store_probe.hpp"
 #include "obs/metrics.hpp"
 
 namespace k9::db {
@@ -50,6 +53,19 @@ void checkpoint(duck::Connection& conn) {
     }
 }
 
+// Temp files k9 makes beside the database (downloads, snapshot copies, state files) that
+// a killed process left: database-sized each, and /tmp on Lambda is 512 MB. Only files
+// whose lock nobody holds go (their owner is dead); the caller holds the database's lock.
+void remove_stale_temp_files(const stdfs::path& db_path) {
+    const std::string name = db_path.filename().string();
+    const std::string stems[] = {"k9-download", "k9-replace", name + ".snapshot", name + ".k9state"};
+    const auto removed = fs::remove_stale_temp_files(db_path.parent_path(), stems);
+    if (removed.files > 0) {
+        log::info("Removed temp files left by a process that died",
+                  {{"dir", db_path.parent_path().string()}, {"files", removed.files}, {"bytes", removed.bytes}});
+    }
+}
+
 // Moves an unusable local file (and its WAL) aside instead of deleting it.
 void move_aside(const stdfs::path& db_path, Micros now) {
     const std::string suffix = ".corrupt-" + std::to_string(now);
@@ -64,6 +80,12 @@ void move_aside(const stdfs::path& db_path, Micros now) {
 
 nlohmann::json opt_time(const std::optional<std::int64_t>& t) {
     return t ? nlohmann::json(format_iso8601(*t)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json warnings_json(const std::vector<HealthIssue>& warnings) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& w : warnings) out.push_back({{"code", w.code}, {"message", w.hint}});
+    return out;
 }
 
 }  // namespace
@@ -83,7 +105,10 @@ nlohmann::json ManagerStatus::to_json() const {
             {"pending_writes", pending_writes},
             {"snapshot_seq", base_seq},
             {"last_persist", opt_time(last_persist)},
-            {"last_download", opt_time(last_download)}};
+            {"last_download", opt_time(last_download)},
+            {"problem", problem ? nlohmann::json{{"code", problem->code}, {"message", problem->hint}}
+                                : nlohmann::json(nullptr)},
+            {"warnings", warnings_json(warnings)}};
 }
 
 void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options) {
@@ -113,11 +138,24 @@ DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::
 DatabaseManager::~DatabaseManager() { close(); }
 
 void DatabaseManager::close() {
+    close_local();
+    process_lock_.reset();
+}
+
+void DatabaseManager::close_local() {
     std::lock_guard lock(pool_mutex_);
     idle_.clear();
     conn_.reset();
     db_.reset();
-    process_lock_.reset();
+}
+
+void DatabaseManager::open_local() {
+    const stdfs::path& path = options_.db_path;
+    db_ = std::make_unique<duck::Database>(path, duckdb_options(path));
+    conn_ = std::make_unique<duck::Connection>(*db_);
+    seq_ = read_seq(*conn_);
+    migrate(*conn_);
+    schema_ = schema_version(*conn_);
 }
 
 bool DatabaseManager::is_open() const { return db_ != nullptr; }
@@ -130,6 +168,7 @@ void DatabaseManager::open() {
 
 duck::Connection& DatabaseManager::get_connection() {
     open();
+    ensure_usable();
     return *conn_;
 }
 
@@ -145,6 +184,8 @@ void DatabaseManager::cold_start() {
                              "another file");
     }
 
+    remove_stale_temp_files(path);
+
     std::optional<LocalState> state;
     try {
         state = LocalState::load(path);
@@ -157,6 +198,13 @@ void DatabaseManager::cold_start() {
                              "; set K9_DB_PATH to another file, or remove it (and " +
                              LocalState::path_for(path).string() + ") to start from " + remote);
     }
+
+    // Journal mode rests on conditional writes: check the store while the snapshot comes.
+    std::future<void> probe;
+    if (journal_) probe = std::async(std::launch::async, [this] { require_conditional_writes(*store_, options_.key); });
+    auto probe_verdict = [&probe] {  // an unsafe store is the error to report, whatever else failed
+        if (probe.valid()) probe.get();
+    };
 
     const bool local_exists = ::access(path.c_str(), F_OK) == 0;
     std::string source;
@@ -186,8 +234,16 @@ void DatabaseManager::cold_start() {
             state = LocalState{remote, LocalState::Origin::Downloaded, fetched.info.etag, 0, 0,
                                {}, options_.clock()};
             source = "downloaded";
+        } catch (const fs::IoError& e) {
+            probe_verdict();
+            obs::metrics().count(obs::kDatabaseDownloadFailures);
+            const bool full = e.errno_value() == ENOSPC || e.errno_value() == EDQUOT;
+            log::error("Failed to write the downloaded database", {{"path", path.string()}, {"error", e.what()}});
+            throw ColdStartError("cannot start: " + (full ? disk_full_message(e) : std::string(e.what())) +
+                                 ". No local database was created or changed.");
         } catch (const StoreError& e) {
             if (!e.is_not_found()) {
+                probe_verdict();
                 obs::metrics().count(obs::kDatabaseDownloadFailures);
                 log::error("Failed to download from " + store_->display_name() + ": " + e.what(),
                            {{"remote", remote}, {"error_kind", store::to_string(e.kind())}});
@@ -228,6 +284,7 @@ void DatabaseManager::cold_start() {
     }
     migrate(*conn);  // SchemaTooNew: the database is left as it is
     const int schema_now = schema_version(*conn);
+    probe_verdict();
 
     seq_ = read_seq(*conn);
     schema_ = schema_now;
@@ -238,7 +295,13 @@ void DatabaseManager::cold_start() {
     if (journal_) {
         // Snapshot + every later journal entry: the state all acknowledged writes made.
         std::lock_guard write_lock(write_mutex_);
-        catch_up_locked();
+        try {
+            catch_up_locked();
+        } catch (const std::exception& e) {
+            close();
+            log::error("Cold start failed while reading the journal", {{"remote", remote}, {"error", e.what()}});
+            throw ColdStartError(std::string("cannot start: ") + e.what());
+        }
     }
     const double cold_start_ms = monotonic_ms() - started;
     obs::metrics().duration_ms(obs::kColdStartDurationMs, cold_start_ms);
@@ -268,6 +331,7 @@ const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
 
 nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
     open();
+    ensure_usable();
     const MutationFn& fn = mutation_fn(mutation.name);
     if (journal_) {
         if (mutation.name == "sql") {
@@ -282,10 +346,16 @@ nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
         return apply_journaled(mutation);
     }
     std::lock_guard lock(write_mutex_);
+    ensure_usable_locked();
     duck::Transaction tx(*conn_);
     nlohmann::json result = fn(*conn_, mutation.params);
     conn_->prepared("UPDATE k9_meta SET value = value + 1 WHERE name = 'seq'").execute();
-    tx.commit();
+    try {
+        tx.commit();
+    } catch (const std::exception& e) {
+        // Not acknowledged; DuckDB may be left unusable (a failed WAL write): reopen it.
+        throw mark_local_unusable(std::string("committing a write to the local database failed: ") + e.what());
+    }
     ++seq_;  // the same count the database now holds, without asking it
     return result;
 }
@@ -310,6 +380,7 @@ DatabaseManager::SnapshotCopy DatabaseManager::snapshot_copy() {
 
 PersistResult DatabaseManager::persist_to_s3() {
     open();
+    ensure_usable();
     std::lock_guard persist_lock(persist_mutex_);
     const double started = monotonic_ms();
     const stdfs::path& path = options_.db_path;
@@ -413,6 +484,8 @@ ManagerStatus DatabaseManager::status() {
         s.last_refresh = last_refresh_at_.load();
         s.refresh_lag_ms = monotonic_ms() - last_refresh_ms_;
     }
+    s.problem = health_.blocking();
+    s.warnings = health_.warnings();
     s.db_path = options_.db_path.string();
     s.local_bytes = size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
     s.remote = remote_url();
@@ -422,7 +495,10 @@ ManagerStatus DatabaseManager::status() {
 
 DatabaseManager::Lease::Lease(DatabaseManager& m) : manager(m) {
     m.open();
+    m.ensure_usable();
     db_lock = std::shared_lock(m.db_mutex_);
+    if (!m.db_) throw Unavailable("local_copy_unusable", "this copy of the database is being reloaded; retry shortly",
+                                  "the local database is closed after a failed reload");
     std::lock_guard lock(m.pool_mutex_);
     if (!m.idle_.empty()) {
         conn = std::move(m.idle_.back());

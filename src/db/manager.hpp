@@ -34,6 +34,7 @@
 #include "common/time.hpp"
 #include "config/config.hpp"
 #include "db/duck.hpp"
+#include "db/health.hpp"
 #include "db/journal.hpp"
 #include "db/local_state.hpp"
 #include "db/mutation.hpp"
@@ -95,6 +96,8 @@ struct ManagerStatus {
     std::optional<std::int64_t> last_download;
     std::optional<std::int64_t> last_refresh;  // journal: when the journal was last read
     std::optional<double> refresh_lag_ms;      // journal: how long ago that was
+    std::optional<HealthIssue> problem;        // what stops requests now, if anything
+    std::vector<HealthIssue> warnings;         // what is wrong but does not stop them
     nlohmann::json to_json() const;
 };
 
@@ -119,7 +122,8 @@ public:
     duck::Connection& get_connection();
 
     // Applies a mutation in a transaction; returns its result. Throws MutationRejected
-    // (nothing written) or duck::Error.
+    // (nothing written), Unavailable (this copy cannot serve now: see health()),
+    // StoreError or duck::Error.
     nlohmann::json apply(const Mutation& mutation);
 
     // Runs `fn(duck::Connection&)` on a connection of its own.
@@ -131,6 +135,8 @@ public:
 
     // Journal mode: applies journal entries newer than this copy when the last look at
     // the journal is older than max_staleness_ms (0: always). Snapshot mode: nothing.
+    // Throws Unavailable when the journal cannot be read to the end (a hole, a damaged
+    // entry) or this copy cannot apply it, StoreError when the store fails.
     void refresh_if_stale();
 
     // Uploads a snapshot if there is anything to persist. Snapshot mode: throws
@@ -139,7 +145,9 @@ public:
     // snapshot older than the retention delay. StoreError when the store fails.
     PersistResult persist_to_s3();
 
+    // Never throws for a copy that is unusable: it reports why (problem).
     ManagerStatus status();
+    const HealthBoard& health() const { return health_; }
     std::int64_t pending_writes();
     store::ObjectStore& store() { return *store_; }
     const ManagerOptions& options() const { return options_; }
@@ -160,6 +168,22 @@ private:
     void cold_start();
     std::int64_t read_seq(duck::Connection& conn);
     void close();
+    // Opens the local file as the manager's database (and migrates it); sets seq_, schema_.
+    void open_local();
+    void close_local();
+
+    // A copy that cannot apply what is in the store (manager_heal.cpp). ensure_usable()
+    // reloads it (journal mode: from the store; snapshot mode: reopening the local file)
+    // or throws Unavailable, at most once a second while it keeps failing.
+    void ensure_usable();
+    void ensure_usable_locked();  // the caller holds write_mutex_
+    Unavailable mark_local_unusable(const std::string& detail);
+    void heal_locked();
+    // Replaces the local file with the snapshot (a new database when there is none) and
+    // opens it. With discard_local the broken local file goes first, freeing its space.
+    void reload_locked(bool discard_local);
+    // "not enough disk space ..." for an ENOSPC while fetching the snapshot.
+    std::string disk_full_message(const std::exception& e);
     const MutationFn& mutation_fn(const std::string& name) const;
     // A consistent copy of the database file (CHECKPOINT first) and what it holds.
     struct SnapshotCopy {
@@ -173,10 +197,14 @@ private:
     nlohmann::json apply_journaled(const Mutation& mutation);
     void commit_batch(std::vector<std::shared_ptr<PendingWrite>>& batch);
     void catch_up_locked();
+    void replay_entry_locked(const JournalEntry& entry);
+    std::int64_t snapshot_seq_now();
     bool fenced_out(std::int64_t seq);
-    void resync_locked();
+    // Keeps the health board in step with a refresh or write that failed.
+    void note_failure(std::exception_ptr e);
     PersistResult compact();
     int prune_journal(const store::ObjectInfo& snapshot);
+    void check_seq_owners(std::int64_t after);
 
     ManagerOptions options_;
     std::shared_ptr<store::ObjectStore> store_;
@@ -194,7 +222,7 @@ private:
     std::mutex state_mutex_;    // guards state_
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<duck::Connection>> idle_;
-    std::shared_mutex db_mutex_;  // readers share it; a resync (file replaced) takes it alone
+    std::shared_mutex db_mutex_;  // readers share it; a reload (file replaced) takes it alone
 
     // Journal mode.
     std::unique_ptr<Journal> journal_;
@@ -202,6 +230,13 @@ private:
     std::vector<std::shared_ptr<PendingWrite>> queue_;
     std::atomic<double> last_refresh_ms_{0};   // monotonic: the journal was last read then
     std::atomic<std::int64_t> last_refresh_at_{0};  // wall clock, for status
+    // When this copy last knew the journal had no entry above seq_ (guarded by
+    // write_mutex_): the fencing fast path's reference point (see fenced_out).
+    Instant last_look_;
+
+    HealthBoard health_;
+    std::atomic<bool> unusable_{false};  // the Local slot is set: heal before serving
+    Instant last_heal_attempt_;          // guarded by write_mutex_
 };
 
 }  // namespace k9::db

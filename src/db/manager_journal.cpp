@@ -1,5 +1,5 @@
 // DatabaseManager in journal mode (K9_DURABILITY=journal): the commit path with group
-// commit, catching up with other writers, fencing, resync after a compaction, and
+// commit, catching up with other writers (holes refused), fencing, and
 // compaction itself. See journal.hpp for the layout in the store.
 #include <future>
 
@@ -17,20 +17,11 @@ using store::StoreError;
 
 namespace {
 constexpr int kMaxCommitAttempts = 64;  // rounds of losing the seq to other writers
+constexpr int kMaxReloads = 3;          // snapshot reloads in one catch-up (compactions racing it)
 
 std::string new_nonce() {
     const std::string b = random_bytes(8);
     return to_hex(reinterpret_cast<const unsigned char*>(b.data()), b.size());
-}
-
-std::int64_t snapshot_seq(const store::ObjectInfo& info) {
-    auto it = info.metadata.find(kMetaSeq);
-    if (it == info.metadata.end()) return -1;  // not written by k9: unknown
-    try {
-        return std::stoll(it->second);
-    } catch (const std::exception&) {
-        return -1;
-    }
 }
 }  // namespace
 
@@ -58,8 +49,10 @@ nlohmann::json DatabaseManager::apply_journaled(const Mutation& mutation) {
         queue_.push_back(mine);
     }
     // Group commit: whoever holds the write lock takes every queued write (up to
-    // max_batch) into one journal entry. A caller finds its write already committed by
-    // the previous holder, or commits it with the writes queued behind it.
+    // max_batch) into one journal entry. A caller finds its write already finished by
+    // the previous holder, or commits it with the writes queued behind it. Every write
+    // taken into a batch is finished (answered or failed) before the lock is released,
+    // whatever step fails: no caller waits for an answer that nobody will give.
     for (;;) {
         std::lock_guard write_lock(write_mutex_);
         if (mine->done) break;
@@ -70,7 +63,22 @@ nlohmann::json DatabaseManager::apply_journaled(const Mutation& mutation) {
             batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
             queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
         }
-        commit_batch(batch);
+        try {
+            ensure_usable_locked();
+            // A copy that found the journal damaged reads it again before writing: a new
+            // entry must never fill a hole.
+            if (health_.get(HealthBoard::Slot::Journal)) catch_up_locked();
+            commit_batch(batch);
+            health_.clear(HealthBoard::Slot::Store);
+        } catch (...) {
+            note_failure(std::current_exception());
+            for (auto& p : batch) {
+                if (!p->done) p->fail(std::current_exception());
+            }
+        }
+        for (auto& p : batch) {
+            if (!p->done) p->fail(std::make_exception_ptr(std::logic_error("a journal batch ended without an answer")));
+        }
     }
     return result.get();
 }
@@ -125,6 +133,8 @@ void DatabaseManager::commit_batch(std::vector<std::shared_ptr<PendingWrite>>& b
         const std::int64_t next = seq_ + 1;
         JournalEntry entry{next, options_.writer_id, new_nonce(), {}};
         for (const auto& p : applied) entry.mutations.push_back(p->mutation);
+        const Instant sent = Instant::now();
+        const double sent_ms = monotonic_ms();
         crash_point("journal.append");
         Journal::AppendResult appended;
         try {
@@ -158,14 +168,25 @@ void DatabaseManager::commit_batch(std::vector<std::shared_ptr<PendingWrite>>& b
                 store_->remove(journal_->key(next));  // below the snapshot: nobody reads it
             } catch (const StoreError&) {
             }
-            resync_locked();
+            reload_locked(false);
             rerun = true;
             continue;
         }
-        conn_->prepared("UPDATE k9_meta SET value = ? WHERE name = 'seq'").bind(1, next).execute();
-        tx->commit();
+        // The entry is in the store: these writes are durable and every copy will apply
+        // them, so they are acknowledged whatever happens to the local commit below.
+        try {
+            conn_->prepared("UPDATE k9_meta SET value = ? WHERE name = 'seq'").bind(1, next).execute();
+            tx->commit();
+        } catch (const std::exception& e) {
+            tx.reset();
+            mark_local_unusable("committing journal entry " + std::to_string(next) +
+                                " to the local database failed after the entry was stored: " + e.what());
+            for (std::size_t i = 0; i < applied.size(); ++i) applied[i]->succeed(std::move(results[i]));
+            return;
+        }
         seq_ = next;
-        last_refresh_ms_ = monotonic_ms();
+        last_look_ = sent;  // nobody can have written next + 1 before our entry at next landed
+        last_refresh_ms_ = sent_ms;
         crash_point("journal.committed");
         obs::metrics().duration_ms(obs::kJournalAppendMs, monotonic_ms() - started);
         for (std::size_t i = 0; i < applied.size(); ++i) applied[i]->succeed(std::move(results[i]));
@@ -173,73 +194,111 @@ void DatabaseManager::commit_batch(std::vector<std::shared_ptr<PendingWrite>>& b
     }
 }
 
+std::int64_t DatabaseManager::snapshot_seq_now() {
+    const auto snapshot = store_->head_if_exists(options_.key);
+    return snapshot ? snapshot_seq(*snapshot) : 0;
+}
+
+// Reads the journal after seq_ and applies it. Entries are missing above this copy for
+// one good reason only: a compaction covered and removed them, and then the snapshot
+// holds them (reload it). Anything else is a hole: refused, never skipped.
 void DatabaseManager::catch_up_locked() {
-    const double looked = monotonic_ms();
-    auto seqs = journal_->list_after(seq_);
-    last_refresh_ms_ = looked;
-    last_refresh_at_ = options_.clock();
-    if (seqs.empty()) return;
-    if (seqs.front() != seq_ + 1) {
-        // The entries after ours were compacted away: the snapshot has them.
-        log::warning("This copy is behind the journal's oldest entry; reloading the snapshot",
-                     {{"seq", seq_.load()}, {"oldest", seqs.front()}});
-        resync_locked();
-        seqs = journal_->list_after(seq_);
-        if (!seqs.empty() && seqs.front() != seq_ + 1) {
-            throw std::runtime_error("the journal of " + remote_url() + " is missing entries " +
-                                     std::to_string(seq_ + 1) + " to " + std::to_string(seqs.front() - 1) +
-                                     " and no snapshot covers them; restore the snapshot from a version");
-        }
-    }
-    for (const std::int64_t s : seqs) {
-        if (s != seq_ + 1) break;  // a hole appeared since the listing: the next look sees it
-        JournalEntry entry;
-        try {
-            entry = journal_->read(s);
-        } catch (const StoreError& e) {
-            if (!e.is_not_found()) throw;
-            break;  // removed by a compaction since the listing
-        }
-        if (entry.reset) {
-            // A restore or upload replaced the snapshot at this seq: load it, once it is there.
-            const auto snapshot = store_->head_if_exists(options_.key);
-            if (!snapshot || snapshot_seq(*snapshot) < s) {
-                log::info("A snapshot replacement is in progress; waiting for it", {{"seq", s}});
+    for (int round = 0;; ++round) {
+        const Instant looked = Instant::now();
+        const double looked_ms = monotonic_ms();
+        const auto seqs = journal_->list_after(seq_);
+        std::optional<JournalHole> hole = first_hole(seq_, seqs);
+        bool restart = false, waiting = false;
+        for (const std::int64_t s : seqs) {
+            if (hole && s > hole->first) break;
+            JournalEntry entry;
+            try {
+                entry = journal_->read(s);
+            } catch (const StoreError& e) {
+                if (e.is_not_found()) {  // removed since the listing
+                    hole = JournalHole{s, s};
+                    break;
+                }
+                if (e.kind() != store::ErrorKind::Corrupt) throw;
+                throw health_.fail(
+                    HealthBoard::Slot::Journal,
+                    {"journal_corrupt", "the database's journal is damaged; an operator must repair it",
+                     std::string(e.what()) + ". This copy stays at entry " + std::to_string(seq_.load()) +
+                         ". If the bucket keeps versions, make the entry's previous version current again; "
+                         "otherwise make a good snapshot current (k9db versions, k9db restore --version-id ID)"});
+            }
+            if (entry.reset) {
+                // A restore or upload replaced the snapshot at this seq: load it, once it is there.
+                if (snapshot_seq_now() < s) {
+                    log::info("A snapshot replacement is in progress; waiting for it", {{"seq", s}});
+                    waiting = true;
+                    break;
+                }
+                reload_locked(false);
+                restart = true;
                 break;
             }
-            resync_locked();
-            catch_up_locked();
-            return;
+            replay_entry_locked(entry);
         }
-        duck::Transaction tx(*conn_);
-        for (const auto& m : entry.mutations) {
-            try {
-                mutation_fn(m.name)(*conn_, m.params);
-            } catch (const std::exception& e) {
-                throw std::runtime_error("replaying journal entry " + std::to_string(s) + " (" + m.name +
-                                         ") failed: " + e.what() +
-                                         "; this copy no longer matches the writers' state. Remove the local "
-                                         "database to load it again from the store");
+        if (!restart && !waiting && hole) {
+            const std::int64_t covered = snapshot_seq_now();
+            if (covered <= seq_ || round >= kMaxReloads) {
+                throw health_.fail(HealthBoard::Slot::Journal,
+                                   {"journal_corrupt", "the database's journal is damaged; an operator must repair it",
+                                    hole_message(remote_url(), *hole, covered)});
             }
+            // The entries after ours were compacted away: the snapshot has them.
+            log::info("This copy is behind a compaction; reloading the snapshot",
+                      {{"seq", seq_.load()}, {"snapshot_seq", covered}});
+            reload_locked(false);
+            restart = true;
         }
-        conn_->prepared("UPDATE k9_meta SET value = ? WHERE name = 'seq'").bind(1, s).execute();
+        if (restart) continue;
+        last_look_ = looked;
+        last_refresh_ms_ = looked_ms;
+        last_refresh_at_ = options_.clock();
+        health_.clear(HealthBoard::Slot::Journal);
+        return;
+    }
+}
+
+void DatabaseManager::replay_entry_locked(const JournalEntry& entry) {
+    try {
+        duck::Transaction tx(*conn_);
+        for (const auto& m : entry.mutations) mutation_fn(m.name)(*conn_, m.params);
+        conn_->prepared("UPDATE k9_meta SET value = ? WHERE name = 'seq'").bind(1, entry.seq).execute();
         crash_point("journal.apply");
         tx.commit();
-        seq_ = s;
+    } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
+        throw health_.fail(HealthBoard::Slot::Journal,
+                           {"journal_unreadable", "the database's journal was written by a newer k9; upgrade",
+                            "journal entry " + std::to_string(entry.seq) + " of " + remote_url() +
+                                " cannot be applied by this k9: " + e.what() + ". Deploy the k9 that wrote it"});
+    } catch (const std::exception& e) {
+        throw mark_local_unusable("replaying journal entry " + std::to_string(entry.seq) + " failed: " + e.what());
     }
+    seq_ = entry.seq;
 }
 
 // A writer frozen for a long time may create an entry whose seq a compaction has already
 // covered and deleted. Such an entry is never replayed, so the write must not be
-// acknowledged. Entries are deleted only once the snapshot covering them is older than
-// the retention delay; within half of it since this copy last saw the journal, no
-// snapshot can have covered a seq this copy has not seen, and the check is skipped.
+// acknowledged: after such an append, the snapshot's seq tells (one HEAD).
+//
+// The fast path skips that HEAD. Let L be the moment this copy last knew that no entry
+// existed above seq_ (last_look_: a listing, or the send of its own last append). An
+// entry above seq_ is created after L; a snapshot covering it is taken after that, so
+// its Last-Modified is after L; and prune_journal removes entries only once the
+// store's clock shows that snapshot older than the retention. So no entry above seq_
+// can be gone until the retention has passed since L. This copy measures the time
+// since L on its own clocks (boot and wall clock: the larger difference) and skips the
+// HEAD within half the retention, leaving the other half for the store's 1-second date
+// resolution and for clock rates: the minimum retention (60 s) keeps that margin wide.
+// It assumes the store's Date and Last-Modified come from one clock, running at the
+// rate of ours, which HTTP dates give.
 bool DatabaseManager::fenced_out(std::int64_t seq) {
     const double recent_ms = static_cast<double>(options_.journal_retention_s) * 1000.0 / 2;
-    if (monotonic_ms() - last_refresh_ms_ < recent_ms) return false;
-    const auto snapshot = store_->head_if_exists(options_.key);
-    if (!snapshot) return false;
-    const std::int64_t covered = snapshot_seq(*snapshot);
+    if (last_look_.is_set() && last_look_.elapsed_ms() < recent_ms) return false;
+    const std::int64_t covered = snapshot_seq_now();
     if (covered >= seq) {
         log::warning("A journal append landed below the snapshot (this writer was paused for long); "
                      "it is withdrawn and the write applied again on the current state",
@@ -249,33 +308,18 @@ bool DatabaseManager::fenced_out(std::int64_t seq) {
     return false;
 }
 
-void DatabaseManager::resync_locked() {
-    const stdfs::path& path = options_.db_path;
-    FetchedSnapshot fetched = fetch_snapshot(*store_, options_.key, path.parent_path(), {}, true);
-    {
-        std::unique_lock db_lock(db_mutex_);  // no reader holds a connection now
-        {
-            std::lock_guard lock(pool_mutex_);
-            idle_.clear();
+void DatabaseManager::note_failure(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(std::move(e));
+    } catch (const Unavailable&) {
+        // Already on the board.
+    } catch (const StoreError& s) {
+        if (!s.is_precondition_failed() && !s.is_not_found()) {
+            health_.set(HealthBoard::Slot::Store,
+                        {"store_unavailable", "the database store is unavailable; retry shortly", s.what()});
         }
-        conn_.reset();
-        db_.reset();
-        install_snapshot(fetched, path);
-        db_ = std::make_unique<duck::Database>(path, duckdb_options(path));
-        conn_ = std::make_unique<duck::Connection>(*db_);
-        seq_ = read_seq(*conn_);
-        const int base_schema = schema_version(*conn_);
-        migrate(*conn_);
-        schema_ = schema_version(*conn_);
-        std::lock_guard lock(state_mutex_);
-        state_.origin = LocalState::Origin::Downloaded;
-        state_.base_etag = fetched.info.etag;
-        state_.base_seq = seq_;
-        state_.base_schema = base_schema;
-        state_.last_download = options_.clock();
-        state_.save(path);
+    } catch (...) {
     }
-    log::info("Reloaded the snapshot", {{"remote", remote_url()}, {"seq", seq_.load()}});
 }
 
 PersistResult DatabaseManager::compact() {
@@ -318,6 +362,7 @@ PersistResult DatabaseManager::compact() {
     }
     crash_point("snapshot.uploaded");
     remember(info.etag, copy.seq, copy.schema, true);
+    check_seq_owners(remote_seq);
     if (remote && remote_seq >= 0) prune_journal(*remote);  // covered by both snapshots
     PersistResult result{true, info.etag, copy.seq, info.size, monotonic_ms() - started};
     obs::metrics().duration_ms(obs::kPersistDurationMs, result.duration_ms);
@@ -327,10 +372,19 @@ PersistResult DatabaseManager::compact() {
     return result;
 }
 
+// The snapshot's age is measured on the store's clock alone (the Date of the response
+// that described it, minus its Last-Modified): a local clock that is hours off must not
+// make a young snapshot look old (see fenced_out for why its age matters).
 int DatabaseManager::prune_journal(const store::ObjectInfo& snapshot) {
     const std::int64_t covered = snapshot_seq(snapshot);
-    const Micros age = options_.clock() - snapshot.last_modified;
-    if (covered <= 0 || age < options_.journal_retention_s * 1'000'000) return 0;
+    if (covered <= 0) return 0;
+    if (snapshot.server_time == 0) {
+        log::warning("The store gives no time with its answers (no Date header): journal entries are kept",
+                     {{"remote", remote_url()}});
+        return 0;
+    }
+    const Micros age = snapshot.server_time - snapshot.last_modified;
+    if (age < options_.journal_retention_s * 1'000'000) return 0;
     crash_point("compaction.delete");
     int removed = 0;
     try {
@@ -348,13 +402,47 @@ int DatabaseManager::prune_journal(const store::ObjectInfo& snapshot) {
     return removed;
 }
 
+// Seqs with two owners mean the store let a create-only PUT replace an object, and the
+// writes of the overwritten entry are gone from the journal (they live only in the copy
+// that wrote them). It can only be seen on a store that keeps versions; k9 says so loudly.
+void DatabaseManager::check_seq_owners(std::int64_t after) {
+    std::vector<std::int64_t> seqs;
+    try {
+        seqs = journal_->doubly_owned(std::max<std::int64_t>(after, 0));
+    } catch (const StoreError& e) {
+        log::warning("Could not list the journal's versions to check that each seq has one owner",
+                     {{"error", e.what()}});
+        return;
+    }
+    if (seqs.empty()) return;
+    std::string list;
+    for (const auto s : seqs) list += (list.empty() ? "" : ", ") + std::to_string(s);
+    const std::string detail =
+        "journal seq(s) " + list + " of " + remote_url() +
+        " were created by two writers: the store did not hold If-None-Match: * (the older version of each "
+        "was overwritten, and the writes in it are missing from the journal). Compare the versions of those "
+        "keys (k9db versions) and re-apply what is missing; then move this database to a store that honours "
+        "conditional writes atomically";
+    log::error("A journal seq has two owners", {{"seqs", list}, {"remote", remote_url()}});
+    obs::metrics().count(obs::kJournalSeqConflicts);
+    health_.warn({"journal_seq_conflict", "writes may have been lost by the store; an operator must check", detail});
+}
+
 void DatabaseManager::refresh_if_stale() {
     if (!journal_) return;
     open();
+    ensure_usable();
     const double age = monotonic_ms() - last_refresh_ms_;
     if (options_.max_staleness_ms > 0 && age < static_cast<double>(options_.max_staleness_ms)) return;
     std::lock_guard write_lock(write_mutex_);
-    catch_up_locked();
+    try {
+        ensure_usable_locked();
+        catch_up_locked();
+        health_.clear(HealthBoard::Slot::Store);
+    } catch (...) {
+        note_failure(std::current_exception());
+        throw;
+    }
 }
 
 }  // namespace k9::db

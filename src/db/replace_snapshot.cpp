@@ -6,6 +6,7 @@
 #include "db/duck.hpp"
 #include "db/journal.hpp"
 #include "db/snapshot.hpp"
+#include "db/store_probe.hpp"
 
 namespace k9::db {
 namespace stdfs = std::filesystem;
@@ -14,17 +15,12 @@ namespace {
 
 constexpr int kAttempts = 20;
 
-std::int64_t seq_in_metadata(const store::ObjectInfo& info) {
-    auto it = info.metadata.find(kMetaSeq);
-    return it == info.metadata.end() ? 0 : std::stoll(it->second);
-}
-
 // Claims the next seq with a reset entry; returns it.
 std::int64_t append_reset(store::ObjectStore& store, const std::string& key, const std::string& writer) {
     Journal journal(store, key);
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         std::int64_t head = 0;
-        if (auto snap = store.head_if_exists(key)) head = seq_in_metadata(*snap);
+        if (auto snap = store.head_if_exists(key)) head = std::max<std::int64_t>(snapshot_seq(*snap), 0);
         const auto seqs = journal.list_after(head);
         if (!seqs.empty()) head = seqs.back();
         JournalEntry reset{head + 1, writer, to_hex(sha256(random_bytes(16))).substr(0, 16), {}, true};
@@ -68,6 +64,7 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
         return store.put_file(file, key, put);
     }
 
+    require_conditional_writes(store, key);  // the reset takes a seq like any write
     const std::int64_t seq = append_reset(store, key, options.writer_id);
     fs::TempFile copy = marked_copy(file, seq);
     put.metadata[kMetaSeq] = std::to_string(seq);
@@ -79,7 +76,7 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
         } catch (const store::StoreError& e) {
             if (!e.is_precondition_failed() || attempt >= kAttempts) throw;
             const auto now = store.head_if_exists(key);
-            if (now && seq_in_metadata(*now) >= seq) throw;  // someone else replaced it: do not clobber
+            if (now && snapshot_seq(*now) >= seq) throw;  // someone else replaced it: do not clobber
             put.precondition = now ? store::Precondition::if_match(now->etag)
                                    : store::Precondition::if_none_match_any();
             log::info("The snapshot changed during the replacement (a compaction); trying again");

@@ -23,6 +23,16 @@ std::map<std::string, std::string> read_only_options(const stdfs::path& file) {
 }
 }  // namespace
 
+std::int64_t snapshot_seq(const store::ObjectInfo& info) {
+    const auto it = info.metadata.find(kMetaSeq);
+    if (it == info.metadata.end()) return -1;
+    try {
+        return std::stoll(it->second);
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
 bool has_duckdb_magic(const stdfs::path& path) {
     try {
         fs::Fd fd = fs::open_read(path);

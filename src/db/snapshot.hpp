@@ -21,6 +21,10 @@ namespace k9::db {
 inline constexpr const char* kMetaSeq = "k9-seq";
 inline constexpr const char* kMetaSchema = "k9-schema";
 
+// The last journal seq a snapshot holds (its k9-seq metadata); -1 when it records none
+// (not uploaded by k9) or an unreadable one.
+std::int64_t snapshot_seq(const store::ObjectInfo& info);
+
 // True when the file starts like a DuckDB database ("DUCK" at byte 8).
 bool has_duckdb_magic(const std::filesystem::path& path);
 

@@ -57,11 +57,14 @@ std::vector<std::string> unique_in_order(const std::vector<std::string>& ids) {
     return out;
 }
 
-void write_favorites(duck::Connection& conn, const Report& r, const std::vector<std::string>& favs,
-                     Micros now) {
+// Sets r's favorites and writes them; returns the row as written.
+json write_favorites(duck::Connection& conn, Report& r, std::vector<std::string> favs, Micros now) {
+    r.favorites = std::move(favs);
+    r.updated_at = now;
     conn.prepared("UPDATE reports SET favorites = ?, updated_at = ? WHERE id = ? AND user_id = ?")
-        .bind(1, json(favs).dump()).bind_timestamp(2, now).bind(3, r.id).bind(4, r.user_id)
+        .bind(1, json(r.favorites).dump()).bind_timestamp(2, now).bind(3, r.id).bind(4, r.user_id)
         .execute();
+    return r.to_json();
 }
 
 Report existing(duck::Connection& conn, const json& p) {
@@ -71,7 +74,18 @@ Report existing(duck::Connection& conn, const json& p) {
     return *r;
 }
 
+// Each mutation returns the row as it wrote it (Report::to_json): the caller answers
+// with it, without reading the row again.
 json apply_create(duck::Connection& conn, const json& p) {
+    Report r;
+    r.id = p.at("id").get<std::string>();
+    r.title = p.at("title").get<std::string>();
+    r.author = p.at("author").get<std::string>();
+    r.date = p.at("date").get<std::string>();
+    r.user_id = p.at("user_id").get<std::string>();
+    r.reference = p.at("reference");
+    r.favorites = p.at("favorites").get<std::vector<std::string>>();
+    r.created_at = r.updated_at = p.at("now").get<Micros>();
     conn.prepared("INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
                  "created_at, updated_at) VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)")
         .bind(1, p.at("id").get<std::string>())
@@ -84,7 +98,7 @@ json apply_create(duck::Connection& conn, const json& p) {
         .bind_timestamp(8, p.at("now").get<Micros>())
         .bind_timestamp(9, p.at("now").get<Micros>())
         .execute();
-    return {{"id", p.at("id")}};
+    return r.to_json();
 }
 
 json apply_update(duck::Connection& conn, const json& p) {
@@ -93,12 +107,13 @@ json apply_update(duck::Connection& conn, const json& p) {
     if (p.contains("author")) r.author = p["author"].get<std::string>();
     if (p.contains("date")) r.date = p["date"].get<std::string>();
     if (p.contains("reference")) r.reference = p["reference"];
+    r.updated_at = p.at("now").get<Micros>();
     conn.prepared("UPDATE reports SET title = ?, author = ?, date = CAST(? AS DATE), reference = ?, "
                  "updated_at = ? WHERE id = ? AND user_id = ?")
         .bind(1, r.title).bind(2, r.author).bind(3, r.date).bind(4, r.reference.dump())
-        .bind_timestamp(5, p.at("now").get<Micros>()).bind(6, r.id).bind(7, r.user_id)
+        .bind_timestamp(5, r.updated_at).bind(6, r.id).bind(7, r.user_id)
         .execute();
-    return {{"id", r.id}};
+    return r.to_json();
 }
 
 json apply_delete(duck::Connection& conn, const json& p) {
@@ -127,14 +142,12 @@ json apply_set_favorite(duck::Connection& conn, const json& p) {
     } else if (it != favs.end()) {
         favs.erase(it);
     }
-    write_favorites(conn, r, favs, p.at("now").get<Micros>());
-    return {{"id", r.id}};
+    return write_favorites(conn, r, std::move(favs), p.at("now").get<Micros>());
 }
 
 json apply_replace_favorites(duck::Connection& conn, const json& p) {
     Report r = existing(conn, p);
-    write_favorites(conn, r, p.at("favorites").get<std::vector<std::string>>(), p.at("now").get<Micros>());
-    return {{"id", r.id}};
+    return write_favorites(conn, r, p.at("favorites").get<std::vector<std::string>>(), p.at("now").get<Micros>());
 }
 
 // Cursor: base64url("<created_at micros>:<id>") of the last item on a page.
@@ -203,12 +216,6 @@ std::optional<Report> ReportRepository::get(const std::string& user_id, const st
     return manager_.read([&](duck::Connection& conn) { return find_report(conn, user_id, report_id); });
 }
 
-Report ReportRepository::must_get(const std::string& user_id, const std::string& report_id) {
-    auto r = get(user_id, report_id);
-    if (!r) not_found(report_id);
-    return *r;
-}
-
 Report ReportRepository::create(const std::string& user_id, const NewReport& report) {
     check_id("user_id", user_id);
     check_text("title", report.title, true);
@@ -218,16 +225,15 @@ Report ReportRepository::create(const std::string& user_id, const NewReport& rep
     check_favorites(report.favorites);
     const Micros now = clock_();
     const std::string id = new_uuid_v7(now / 1000);
-    manager_.apply({kCreate,
-                    {{"id", id},
-                     {"user_id", user_id},
-                     {"title", report.title},
-                     {"author", report.author},
-                     {"date", report.date},
-                     {"reference", report.reference},
-                     {"favorites", unique_in_order(report.favorites)},
-                     {"now", now}}});
-    return must_get(user_id, id);
+    return Report::from_json(manager_.apply({kCreate,
+                                            {{"id", id},
+                                             {"user_id", user_id},
+                                             {"title", report.title},
+                                             {"author", report.author},
+                                             {"date", report.date},
+                                             {"reference", report.reference},
+                                             {"favorites", unique_in_order(report.favorites)},
+                                             {"now", now}}}));
 }
 
 Report ReportRepository::update(const std::string& user_id, const std::string& report_id,
@@ -242,8 +248,7 @@ Report ReportRepository::update(const std::string& user_id, const std::string& r
         if (patch.reference->is_null()) throw InvalidInput("reference", "reference cannot be null");
         params["reference"] = *patch.reference;
     }
-    manager_.apply({kUpdate, params});
-    return must_get(user_id, report_id);
+    return Report::from_json(manager_.apply({kUpdate, params}));
 }
 
 void ReportRepository::remove(const std::string& user_id, const std::string& report_id) {
@@ -257,10 +262,9 @@ Report ReportRepository::set_favorite(const std::string& user_id, const std::str
     check_id("user_id", user_id);
     check_id("report_id", report_id);
     check_id("product_id", product_id);
-    manager_.apply({kSetFavorite,
-                    {{"id", report_id}, {"user_id", user_id}, {"product_id", product_id},
-                     {"favorite", favorite}, {"now", clock_()}}});
-    return must_get(user_id, report_id);
+    return Report::from_json(manager_.apply({kSetFavorite,
+                                            {{"id", report_id}, {"user_id", user_id}, {"product_id", product_id},
+                                             {"favorite", favorite}, {"now", clock_()}}}));
 }
 
 Report ReportRepository::replace_favorites(const std::string& user_id, const std::string& report_id,
@@ -268,10 +272,9 @@ Report ReportRepository::replace_favorites(const std::string& user_id, const std
     check_id("user_id", user_id);
     check_id("report_id", report_id);
     check_favorites(product_ids);
-    manager_.apply({kReplaceFavorites,
-                    {{"id", report_id}, {"user_id", user_id},
-                     {"favorites", unique_in_order(product_ids)}, {"now", clock_()}}});
-    return must_get(user_id, report_id);
+    return Report::from_json(manager_.apply({kReplaceFavorites,
+                                            {{"id", report_id}, {"user_id", user_id},
+                                             {"favorites", unique_in_order(product_ids)}, {"now", clock_()}}}));
 }
 
 void ReportRepository::register_mutations(db::MutationRegistry& registry) {

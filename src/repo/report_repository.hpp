@@ -37,8 +37,6 @@ public:
     static void register_mutations(db::MutationRegistry& registry);
 
 private:
-    Report must_get(const std::string& user_id, const std::string& report_id);
-
     db::DatabaseManager& manager_;
     Clock clock_;
 };

@@ -99,10 +99,7 @@ User UserRepository::upsert_profile(const std::string& user_id, const ProfilePat
         }
         params["preferences"] = *patch.preferences;
     }
-    const json row = manager_.apply({kUpsertProfile, params});
-    auto u = get_user(user_id);
-    if (!u) throw std::logic_error("profile missing right after it was written: " + row.dump());
-    return *u;
+    return User::from_json(manager_.apply({kUpsertProfile, params}));
 }
 
 void UserRepository::register_mutations(db::MutationRegistry& registry) {

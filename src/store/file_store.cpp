@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <vector>
 
 #include "common/fs.hpp"
@@ -25,9 +26,11 @@ namespace {
 
 constexpr const char* kInternalDir = ".k9store";
 constexpr std::size_t kCopyChunk = 4u << 20;
-constexpr std::int64_t kStaleTempMicros = 3600LL * 1'000'000;
+constexpr std::size_t kVersionTimeDigits = 20;  // version ids: <20 digits of µs>-<8 hex>
 
-// What the meta file records about one object (or one version of it).
+// What the meta file records about one object (or one version of it). Its
+// last_modified is written for people reading the file; the store reports the mtime
+// the kernel gave the object's bytes instead (see stat_at).
 struct Meta {
     std::string etag;
     std::string checksum;  // XXH3-128 hex
@@ -66,15 +69,45 @@ std::optional<Meta> meta_from_json(const std::string& text) {
 
 std::string etag_of(const std::string& checksum) { return "\"" + checksum + "\""; }
 
-std::string new_version_id() {
+// Status of `path` (relative to `dirfd`) with the times the filesystem recorded.
+// fstatat, never stat() or fstat(): libfaketime (Debian 12's 0.9.10) shifts the times
+// those two report by the process's fake offset, and every time the store reports must
+// come from one clock, the filesystem's, whatever the reading process believes.
+bool stat_at(int dirfd, const char* path, struct stat& st, int flags = 0) {
+    return ::fstatat(dirfd, path, &st, flags) == 0;
+}
+
+std::int64_t mtime_micros(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000 + st.st_mtim.tv_nsec / 1000;
+}
+
+// The mtime of `path` in microseconds; 0 when it cannot be read.
+std::int64_t file_mtime(const stdfs::path& path) {
+    struct stat st {};
+    return stat_at(AT_FDCWD, path.c_str(), st) ? mtime_micros(st) : 0;
+}
+
+// The time a version id starts with ("null", for objects written before versions: 0).
+std::int64_t version_time(const std::string& id) {
+    if (id.size() <= kVersionTimeDigits ||
+        !std::all_of(id.begin(), id.begin() + kVersionTimeDigits,
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+        return 0;
+    }
+    return std::stoll(id.substr(0, kVersionTimeDigits));
+}
+
+std::string format_version_id(std::int64_t micros) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(system_now()));
+    std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(micros));
     const std::string rnd = random_bytes(4);
     return std::string(buf) + "-" + to_hex(reinterpret_cast<const unsigned char*>(rnd.data()), 4);
 }
 
-ObjectInfo info_of(const std::string& key, const Meta& m) {
-    return ObjectInfo{key, m.size, m.etag, m.version_id, m.last_modified, m.metadata, m.checksum};
+ObjectInfo info_of(const std::string& key, const Meta& m, std::int64_t server_time = 0) {
+    ObjectInfo info{key, m.size, m.etag, m.version_id, m.last_modified, m.metadata, m.checksum};
+    info.server_time = server_time;
+    return info;
 }
 
 void check_metadata(const Metadata& metadata) {
@@ -145,15 +178,37 @@ FileStore::FileStore(stdfs::path root, FileStoreOptions options)
                                                           ": " + ec.message());
         }
     }
-    // Writes interrupted by a crash leave temp files; old ones are garbage.
-    const std::int64_t now = system_now();
-    for (const auto& entry : stdfs::directory_iterator(internal_ / "tmp", ec)) {
-        struct stat st {};
-        if (::stat(entry.path().c_str(), &st) == 0 &&
-            now - static_cast<std::int64_t>(st.st_mtime) * 1'000'000 > kStaleTempMicros) {
-            ::unlink(entry.path().c_str());
-        }
+    // Writes interrupted by a crash leave temp files. Their writer's lock tells them
+    // apart from writes in progress, whatever any process's clock says.
+    const std::string stems[] = {"put"};
+    fs::remove_stale_temp_files(internal_ / "tmp", stems);
+    // Without a clock file (a read-only store) server_time is 0: unknown.
+    const int clock = ::open((internal_ / "clock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (clock >= 0) clock_ = fs::Fd(clock);
+}
+
+std::int64_t FileStore::store_now() const {
+    // A write makes the kernel stamp the file's mtime with the filesystem's clock.
+    // utimensat(UTIME_NOW) would not do: libfaketime fakes it, writing the fake time.
+    struct stat st {};
+    if (!clock_ || ::pwrite(clock_.get(), "", 1, 0) != 1 ||
+        !stat_at(clock_.get(), "", st, AT_EMPTY_PATH)) {
+        return 0;
     }
+    return mtime_micros(st);
+}
+
+std::string FileStore::next_version_id(const std::string& key,
+                                       const std::optional<Located>& current) const {
+    std::int64_t t = store_now();
+    if (t == 0) t = system_now();
+    if (current) t = std::max(t, version_time(current->meta.version_id) + 1);
+    std::error_code ec;
+    for (const auto& entry : stdfs::directory_iterator(versions_dir(key), ec)) {
+        if (entry.path().extension() == ".json")
+            t = std::max(t, version_time(entry.path().stem().string()) + 1);
+    }
+    return format_version_id(t);
 }
 
 stdfs::path FileStore::data_path(const std::string& key) const { return root_ / key; }
@@ -172,7 +227,7 @@ std::optional<FileStore::Located> FileStore::locate(const std::string& key,
                                                      const std::optional<std::string>& version) const {
     const stdfs::path data = data_path(key);
     struct stat st {};
-    const bool exists = ::stat(data.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    const bool exists = stat_at(AT_FDCWD, data.c_str(), st) && S_ISREG(st.st_mode);
     std::optional<Meta> meta;
     if (exists) {
         std::error_code ec;
@@ -193,9 +248,9 @@ std::optional<FileStore::Located> FileStore::locate(const std::string& key,
             fresh.etag = etag_of(fresh.checksum);
             fresh.size = static_cast<std::uint64_t>(st.st_size);
             fresh.inode = st.st_ino;
-            fresh.last_modified = static_cast<std::int64_t>(st.st_mtime) * 1'000'000;
             meta = fresh;
         }
+        meta->last_modified = mtime_micros(st);
     }
     if (!version || (meta && meta->version_id == *version)) {
         if (!exists) return std::nullopt;
@@ -208,6 +263,7 @@ std::optional<FileStore::Located> FileStore::locate(const std::string& key,
     if (!stdfs::exists(vdir / (*version + ".json"), ec)) return std::nullopt;
     auto vmeta = meta_from_json(fs::read_file(vdir / (*version + ".json")));
     if (!vmeta || vmeta->delete_marker) return std::nullopt;
+    vmeta->last_modified = file_mtime(vdir / *version);  // a hard link to the bytes as written
     return Located{*vmeta, vdir / *version};
 }
 
@@ -216,7 +272,7 @@ ObjectInfo FileStore::head(const std::string& key) {
     fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
     auto found = locate(key, std::nullopt);
     if (!found) throw StoreError(ErrorKind::NotFound, "no object at " + url_for(key));
-    return info_of(key, found->meta);
+    return info_of(key, found->meta, store_now());
 }
 
 ObjectInfo FileStore::get_file(const std::string& key, const stdfs::path& dest,
@@ -264,7 +320,7 @@ ObjectInfo FileStore::get_file(const std::string& key, const stdfs::path& dest,
                                  "or the disk is damaged); restore it from a version or re-upload");
         }
     }
-    return info_of(key, found.meta);
+    return info_of(key, found.meta, store_now());
 }
 
 std::string FileStore::get_bytes(const std::string& key, ObjectInfo* info) {
@@ -283,7 +339,7 @@ std::string FileStore::get_bytes(const std::string& key, ObjectInfo* info) {
     if (n != bytes.size() || xxh128_hex(bytes) != found.meta.checksum) {
         throw StoreError(ErrorKind::Corrupt, "object " + url_for(key) + " does not match its checksum");
     }
-    if (info != nullptr) *info = info_of(key, found.meta);
+    if (info != nullptr) *info = info_of(key, found.meta, store_now());
     return bytes;
 }
 
@@ -320,15 +376,15 @@ ObjectInfo FileStore::commit(Staged staged, const std::string& key, const PutOpt
     ::fchmod(staged.file.fd(), 0644);  // objects are plain readable files, like cp makes
     fs::fsync_fd(staged.file.fd(), staged.file.path());
     struct stat st {};
-    if (::fstat(staged.file.fd(), &st) != 0) fs::throw_errno("stat", staged.file.path());
+    if (!stat_at(staged.file.fd(), "", st, AT_EMPTY_PATH))
+        fs::throw_errno("stat", staged.file.path());
 
     Meta meta;
     meta.checksum = staged.checksum;
     meta.etag = etag_of(staged.checksum);
     meta.size = staged.size;
     meta.inode = st.st_ino;
-    meta.last_modified = system_now();
-    meta.version_id = options_.keep_versions ? new_version_id() : "";
+    meta.last_modified = mtime_micros(st);  // when the kernel took the bytes: the store's clock
     meta.metadata = options.metadata;
 
     const stdfs::path data = data_path(key);
@@ -358,18 +414,17 @@ ObjectInfo FileStore::commit(Staged staged, const std::string& key, const PutOpt
                          "key '" + key + "' cannot be stored in the file store: a part of its path is "
                                          "already an object (" + ec.message() + ")");
     }
-    if (options_.keep_versions && current) archive_current(key, *current);
+    if (options_.keep_versions) {
+        meta.version_id = next_version_id(key, current);
+        if (current) archive_current(key, *current);
+    }
 
     // Data first: a crash before the meta rename leaves a meta whose inode does not
-    // match, which locate() detects and repairs from the bytes.
-    const stdfs::path tmp_path = staged.file.release();
-    if (::rename(tmp_path.c_str(), data.c_str()) != 0) {
-        ::unlink(tmp_path.c_str());
-        fs::throw_errno("rename into " + data.string(), tmp_path);
-    }
+    // match, which locate() detects and repairs from the bytes. The temp file stays
+    // locked until renamed, so no other process takes it for a dead writer's.
+    staged.file.commit_to(data);
     fs::atomic_write(metap, to_json(meta).dump());
-    fs::fsync_dir(data.parent_path());
-    return info_of(key, meta);
+    return info_of(key, meta, store_now());
 }
 
 void FileStore::archive_current(const std::string& key, const Located& current) {
@@ -389,10 +444,10 @@ void FileStore::remove(const std::string& key) {
     const auto current = locate(key, std::nullopt);
     if (!current) return;
     if (options_.keep_versions) {
-        archive_current(key, *current);
         Meta marker;
-        marker.version_id = new_version_id();
-        marker.last_modified = system_now();
+        marker.version_id = next_version_id(key, current);
+        archive_current(key, *current);
+        marker.last_modified = store_now();  // reported: the mtime of the marker's file
         marker.delete_marker = true;
         fs::atomic_write(versions_dir(key) / (marker.version_id + ".json"), to_json(marker).dump());
     }
@@ -411,8 +466,8 @@ void FileStore::remove_empty_parents(stdfs::path dir, const stdfs::path& stop) c
     }
 }
 
-std::vector<ObjectInfo> FileStore::list(const std::string& prefix, const std::string& start_after,
-                                        std::size_t max_keys) {
+std::vector<std::string> FileStore::keys_with_prefix(const std::string& prefix,
+                                                     const std::string& start_after) const {
     if (prefix.find('\0') != std::string::npos) {
         throw StoreError(ErrorKind::InvalidArgument, "list prefix must not contain NUL");
     }
@@ -422,7 +477,6 @@ std::vector<ObjectInfo> FileStore::list(const std::string& prefix, const std::st
     if (dir_part.find("..") != std::string::npos) return {};
     const stdfs::path start = dir_part.empty() ? root_ : root_ / dir_part;
 
-    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
     std::vector<std::string> keys;
     std::error_code ec;
     stdfs::recursive_directory_iterator it(start, ec), end;
@@ -437,6 +491,13 @@ std::vector<ObjectInfo> FileStore::list(const std::string& prefix, const std::st
         keys.push_back(std::move(key));
     }
     std::sort(keys.begin(), keys.end());
+    return keys;
+}
+
+std::vector<ObjectInfo> FileStore::list(const std::string& prefix, const std::string& start_after,
+                                        std::size_t max_keys) {
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+    std::vector<std::string> keys = keys_with_prefix(prefix, start_after);
     if (max_keys != 0 && keys.size() > max_keys) keys.resize(max_keys);
     std::vector<ObjectInfo> out;
     out.reserve(keys.size());
@@ -453,6 +514,34 @@ std::vector<ObjectInfo> FileStore::list(const std::string& prefix, const std::st
 std::vector<VersionInfo> FileStore::list_versions(const std::string& key) {
     validate_key(key);
     fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+    return versions_of(key);
+}
+
+std::vector<VersionInfo> FileStore::list_all_versions(const std::string& prefix) {
+    if (!options_.keep_versions) return {};
+    fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
+    const std::vector<std::string> current = keys_with_prefix(prefix, "");
+    std::set<std::string> keys(current.begin(), current.end());
+    // Keys whose versions outlive them: DIR/.k9store/versions/<key>/<id>.json.
+    const stdfs::path versions_root = internal_ / "versions";
+    std::error_code ec;
+    for (stdfs::recursive_directory_iterator it(versions_root, ec), end; !ec && it != end;
+         it.increment(ec)) {
+        if (it->path().extension() != ".json" || !it->is_regular_file(ec)) continue;
+        std::string key =
+            it->path().parent_path().lexically_relative(versions_root).generic_string();
+        if (key.compare(0, prefix.size(), prefix) == 0) keys.insert(std::move(key));
+    }
+    std::vector<VersionInfo> out;
+    for (const auto& key : keys) {
+        auto versions = versions_of(key);
+        out.insert(out.end(), std::make_move_iterator(versions.begin()),
+                   std::make_move_iterator(versions.end()));
+    }
+    return out;
+}
+
+std::vector<VersionInfo> FileStore::versions_of(const std::string& key) const {
     std::vector<VersionInfo> out;
     if (auto current = locate(key, std::nullopt)) {
         const Meta& m = current->meta;
@@ -465,7 +554,11 @@ std::vector<VersionInfo> FileStore::list_versions(const std::string& key) {
         auto m = meta_from_json(fs::read_file(entry.path()));
         if (!m) continue;
         if (!out.empty() && out.front().is_latest && out.front().version_id == m->version_id) continue;
-        out.push_back({key, m->version_id, m->size, m->etag, m->last_modified, false, m->delete_marker});
+        // A version's time is its bytes' (a hard link to them); a delete marker's, its file's.
+        const stdfs::path timed =
+            m->delete_marker ? entry.path() : entry.path().parent_path() / m->version_id;
+        out.push_back(
+            {key, m->version_id, m->size, m->etag, file_mtime(timed), false, m->delete_marker});
     }
     std::sort(out.begin(), out.end(), [](const VersionInfo& a, const VersionInfo& b) {
         if (a.is_latest != b.is_latest) return a.is_latest;

@@ -8,14 +8,23 @@
 //   DIR/.k9store/versions/<key>/<id>   earlier versions (when versions are kept)
 //   DIR/.k9store/tmp/                  writes in progress
 //   DIR/.k9store/lock                  flock: preconditions hold between processes
+//   DIR/.k9store/clock                 written to read the filesystem's clock
 //
 // A put writes a temp file and fsyncs it, then, holding the lock exclusively, checks
 // the precondition and renames it into place (fsyncing the directories). The meta
 // file records the data file's inode, so a crash between the two renames is detected
 // and the ETag recomputed from the bytes.
+//
+// Times are the filesystem's, never the calling process's, so that processes whose
+// clocks disagree (another machine on a network folder, a process under faketime)
+// agree on an object's age, server_time - last_modified, as they would with S3's Date
+// and Last-Modified: last_modified is the mtime the kernel gave the object's bytes,
+// server_time the mtime of DIR/.k9store/clock just after writing to it.
 
 #include <filesystem>
+#include <optional>
 
+#include "common/fs.hpp"
 #include "store/object_store.hpp"
 
 namespace k9::store {
@@ -42,6 +51,8 @@ public:
                                  std::size_t max_keys = 0) override;
     void remove(const std::string& key) override;
     std::vector<VersionInfo> list_versions(const std::string& key) override;
+    // Empty unless the store keeps versions.
+    std::vector<VersionInfo> list_all_versions(const std::string& prefix) override;
     std::string url_for(const std::string& key) const override;
     std::string display_name() const override { return "the file store"; }
 
@@ -55,6 +66,16 @@ private:
     std::filesystem::path meta_path(const std::string& key) const;
     std::filesystem::path versions_dir(const std::string& key) const;
     std::optional<Located> locate(const std::string& key, const std::optional<std::string>& version) const;
+    // The lock is held by the caller in these.
+    std::vector<std::string> keys_with_prefix(const std::string& prefix,
+                                              const std::string& start_after) const;
+    std::vector<VersionInfo> versions_of(const std::string& key) const;
+    // Newer than every id `key` has (held exclusively): newest-first order holds even
+    // when the clock is coarse or stands still.
+    std::string next_version_id(const std::string& key,
+                                const std::optional<Located>& current) const;
+    // The filesystem's clock (µs since the epoch); 0 when the clock file is not writable.
+    std::int64_t store_now() const;
     ObjectInfo commit(Staged staged, const std::string& key, const PutOptions& options);
     void archive_current(const std::string& key, const Located& current);
     void remove_empty_parents(std::filesystem::path dir, const std::filesystem::path& stop) const;
@@ -62,6 +83,7 @@ private:
     std::filesystem::path root_;
     std::filesystem::path internal_;
     FileStoreOptions options_;
+    fs::Fd clock_;  // DIR/.k9store/clock
 };
 
 }  // namespace k9::store

@@ -28,11 +28,15 @@ struct ObjectInfo {
     std::uint64_t size = 0;
     std::string etag;
     std::string version_id;         // empty when the store keeps no versions
-    std::int64_t last_modified = 0;  // microseconds since the epoch
+    std::int64_t last_modified = 0;  // microseconds since the epoch, by the store's clock
     Metadata metadata;               // filled by head/get/put, not by list
     // k9's XXH3-128 of the bytes (hex), recorded by every k9 put and verified by every
     // whole-object get; empty for objects k9 did not write (e.g. by `aws s3 cp`).
     std::string checksum;
+    // The store's clock when it answered (S3: the response's Date header; the file
+    // store: the filesystem's clock), microseconds since the epoch; 0 when unknown. Ages of objects are server_time - last_modified:
+    // one clock, never the local one. Filled by head, get and put.
+    std::int64_t server_time = 0;
 };
 
 struct VersionInfo {
@@ -110,6 +114,12 @@ public:
 
     // Versions of exactly `key`, newest first. Empty when the store keeps none.
     virtual std::vector<VersionInfo> list_versions(const std::string& key) = 0;
+
+    // Every version and delete marker of every key starting with `prefix`: keys in
+    // ascending order, newest first within a key. When the store keeps no versions it
+    // is empty, or (S3, an unversioned bucket) lists each current object once as
+    // version "null": either way no key has two entries.
+    virtual std::vector<VersionInfo> list_all_versions(const std::string& prefix) = 0;
 
     // Where `key` lives, for messages: "s3://bucket/prefix/key", "file:///dir/key".
     virtual std::string url_for(const std::string& key) const = 0;

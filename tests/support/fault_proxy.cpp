@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -58,6 +59,30 @@ int connect_upstream(int port) {
         return -1;
     }
     return fd;
+}
+
+std::string lowercase(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+// `request` (whose head is `head` bytes long) without the header lines named in `names`.
+std::string without_headers(const std::string& request, std::size_t head,
+                            const std::vector<std::string>& names) {
+    std::string out;
+    std::size_t pos = 0;
+    for (bool first = true;; first = false) {
+        const std::size_t eol = request.find("\r\n", pos);
+        const std::string line = request.substr(pos, eol - pos);
+        pos = eol + 2;
+        if (line.empty()) break;  // the blank line that ends the head
+        const std::string name = lowercase(line.substr(0, line.find(':')));
+        const bool drop =
+            !first && std::any_of(names.begin(), names.end(),
+                                  [&](const std::string& n) { return lowercase(n) == name; });
+        if (!drop) out += line + "\r\n";
+    }
+    return out + "\r\n" + request.substr(head);
 }
 
 std::string error_response(int status, const std::string& code) {
@@ -174,7 +199,10 @@ void FaultProxy::serve(int client) {
             continue;
         }
         if (faulty && rule.fault == Fault::Stall) std::this_thread::sleep_for(std::chrono::milliseconds(rule.stall_ms));
-        if (!send_all(upstream, request.data(), request.size())) break;
+        const std::string forwarded = faulty && rule.fault == Fault::DropHeaders
+                                          ? without_headers(request, head, rule.drop_headers)
+                                          : request;
+        if (!send_all(upstream, forwarded.data(), forwarded.size())) break;
         std::size_t resp_body = 0;
         const std::size_t resp_head = read_message(upstream, out, resp_body, method == "HEAD");
         if (resp_head == 0) break;

@@ -1,8 +1,9 @@
 #pragma once
 // A fault-injecting HTTP proxy for the S3 tests: it sits on a loopback port in front
 // of a real server (moto) and, for requests that match a rule, answers with an error,
-// cuts the response short, drops the connection mid-body, flips bytes, or stalls.
-// Everything else is forwarded untouched.
+// cuts the response short, drops the connection mid-body, flips bytes, stalls, or
+// forwards the request without some of its headers. Everything else is forwarded
+// untouched.
 
 #include <atomic>
 #include <map>
@@ -21,6 +22,8 @@ enum class Fault {
     FlipBytes,    // forward, with some body bytes changed (length unchanged)
     Stall,        // wait `stall_ms` before answering
     StallBody,    // forward the headers and 64 KiB of the body, wait `stall_ms`, send the rest
+    DropHeaders,  // forward without the request headers named in `drop_headers`: e.g. a store
+                  // that ignores If-None-Match / If-Match, made of moto
 };
 
 struct FaultRule {
@@ -36,6 +39,7 @@ struct FaultRule {
     // Each matching request gets the fault with this probability; one that is spared is
     // checked against the later rules, and does not count against `times`.
     double probability = 1.0;
+    std::vector<std::string> drop_headers;  // DropHeaders: header names, any case
 };
 
 class FaultProxy {

@@ -66,6 +66,10 @@ public:
         before(Op::List);
         return inner_->list_versions(key);
     }
+    std::vector<store::VersionInfo> list_all_versions(const std::string& prefix) override {
+        before(Op::List);
+        return inner_->list_all_versions(prefix);
+    }
     std::string url_for(const std::string& key) const override { return inner_->url_for(key); }
     std::string display_name() const override { return inner_->display_name(); }
 

@@ -14,16 +14,30 @@ std::list<TempDir>& folders() {
     static std::list<TempDir> dirs;
     return dirs;
 }
+
+std::shared_ptr<store::ObjectStore> file_store(bool keep_versions) {
+    return std::make_shared<store::FileStore>(folders().emplace_back().path() / "store",
+                                              store::FileStoreOptions{keep_versions});
+}
+
+std::shared_ptr<store::ObjectStore> moto_store(const std::string& bucket, bool versioned) {
+    auto& moto = Moto::instance();
+    moto.create_bucket(bucket, versioned);
+    return moto.store(bucket, "t-" + unique_name());
+}
 }  // namespace
 
 std::vector<BackendFactory> all_backends() {
     return {
-        {"file", [] { return std::make_shared<store::FileStore>(folders().emplace_back().path() / "store"); }},
-        {"s3", [] {
-             auto& moto = Moto::instance();
-             moto.create_bucket("k9-conformance");
-             return moto.store("k9-conformance", "t-" + unique_name());
-         }},
+        {"file", [] { return file_store(false); }},
+        {"s3", [] { return moto_store("k9-conformance", false); }, false},
+    };
+}
+
+std::vector<BackendFactory> versioned_backends() {
+    return {
+        {"file", [] { return file_store(true); }},
+        {"s3", [] { return moto_store("k9-conformance-versioned", true); }, false, true},
     };
 }
 

@@ -16,18 +16,6 @@
 namespace k9::store::s3 {
 namespace {
 
-bool pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset) {
-    while (size > 0) {
-        const ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        data += n, size -= static_cast<std::size_t>(n), offset += static_cast<std::uint64_t>(n);
-    }
-    return true;
-}
-
 bool content_range_is(const http::Response& r, std::uint64_t first, std::uint64_t last, std::uint64_t total) {
     unsigned long long a = 0, b = 0, t = 0;
     const auto header = r.header("content-range");
@@ -52,11 +40,24 @@ void Download::report() {
     if (options_.progress) options_.progress(received_.load(), total_);
 }
 
+bool Download::write_at(const char* data, std::size_t size, std::uint64_t offset) {
+    if (write_failed_) return false;
+    try {
+        fs::pwrite_all(fd_, data, size, offset, dest_);
+        return true;
+    } catch (const fs::IoError&) {
+        std::lock_guard lock(write_error_mutex_);
+        if (!write_error_) write_error_ = std::current_exception();
+        write_failed_ = true;
+        return false;
+    }
+}
+
 bool Download::write_stream(const char* data, std::size_t size) {
     std::lock_guard lock(mutex_);
     if (stream_pos_ >= stream_end_) return false;
     const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(size, stream_end_ - stream_pos_));
-    if (!pwrite_all(fd_, data, take, stream_pos_)) return false;
+    if (!write_at(data, take, stream_pos_)) return false;
     if (stream_pos_ == 0) first_byte_ms_ = monotonic_ms();
     stream_pos_ += take;
     changed_.notify_all();  // the hasher follows
@@ -118,7 +119,7 @@ std::optional<Download::Part> Download::claim() {
     if (stream_end_ == UINT64_MAX || stream_end_ == 0) return std::nullopt;
     const std::uint64_t start = (stream_end_ - 1) / part_size_ * part_size_;
     // Leave the stream a margin so that it is never overtaken mid-write.
-    if (stream_done_ || start < stream_pos_ + part_size_ / 2) return std::nullopt;
+    if (stream_done_ || write_failed_ || start < stream_pos_ + part_size_ / 2) return std::nullopt;
     const Part part{start, stream_end_ - 1};
     stream_end_ = start;
     return part;
@@ -137,7 +138,7 @@ void Download::fetch(Part part) {
     };
     call.on_body = [&](const char* d, std::size_t n) {
         if (written + n > part.last - part.first + 1) return ok = false;
-        ok = pwrite_all(fd_, d, n, part.first + written);
+        ok = write_at(d, n, part.first + written);
         written += n;
         received_ += n;
         return ok;
@@ -224,6 +225,7 @@ ObjectInfo Download::run() {
         changed_.notify_all();
     }
     if (hasher.joinable()) hasher.join();
+    if (write_error_) std::rethrow_exception(write_error_);  // the local disk, not the store
     if (worker_error_) std::rethrow_exception(worker_error_);
     if (stream_error_) std::rethrow_exception(stream_error_);
     if (stream_pos_ != stream_end_) {

@@ -10,6 +10,10 @@
 // stream that breaks resumes with a ranged GET from its last byte. Fast single streams
 // (a nearby server) stay one GET; slow ones (Amazon S3 caps each connection) go
 // parallel. k9's checksum is verified at the end.
+//
+// A write to the file that fails (a full disk, EDQUOT, EIO) ends the whole download at
+// once with that fs::IoError (errno and path): it is not the store's failure, and no
+// retry would help.
 
 #include <atomic>
 #include <condition_variable>
@@ -35,6 +39,9 @@ private:
         std::uint64_t first, last;
     };
     void stream();
+    // Writes received bytes at `offset`; false (after keeping the IoError for run()) when
+    // the file cannot take them, or when another write already failed.
+    bool write_at(const char* data, std::size_t size, std::uint64_t offset);
     bool write_stream(const char* data, std::size_t size);
     std::optional<Part> claim();
     void steal();
@@ -62,6 +69,9 @@ private:
     std::uint64_t stream_pos_ = 0;        // bytes written in order from the start
     std::uint64_t stream_end_ = UINT64_MAX;  // the stream stops here; workers own what follows
     std::atomic<std::uint64_t> received_{0};
+    std::mutex write_error_mutex_;  // write_at runs under mutex_ (stream) and without (workers)
+    std::exception_ptr write_error_;
+    std::atomic<bool> write_failed_{false};
     Xxh128 hash_;  // by the hasher thread only
     std::exception_ptr hash_error_;
     bool all_written_ = false;

@@ -12,6 +12,7 @@ ObjectInfo object_info(const std::string& key, const http::Response& r) {
     info.version_id = r.header("x-amz-version-id").value_or("");
     if (info.version_id == "null") info.version_id.clear();
     if (auto v = r.header("last-modified")) info.last_modified = parse_s3_time(*v);
+    info.server_time = server_time(r);
     constexpr std::string_view kPrefix = "x-amz-meta-";
     for (const auto& [name, value] : r.headers) {
         if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
@@ -23,6 +24,11 @@ ObjectInfo object_info(const std::string& key, const http::Response& r) {
         }
     }
     return info;
+}
+
+std::int64_t server_time(const http::Response& r) {
+    const auto date = r.header("date");
+    return date ? parse_s3_time(*date) : 0;
 }
 
 http::Headers metadata_headers(const Metadata& metadata, const std::string& checksum) {

@@ -35,17 +35,20 @@ public:
                                  std::size_t max_keys = 0) override;
     void remove(const std::string& key) override;
     std::vector<VersionInfo> list_versions(const std::string& key) override;
+    std::vector<VersionInfo> list_all_versions(const std::string& prefix) override;
     std::string url_for(const std::string& key) const override { return client_.url_for(key); }
     std::string display_name() const override { return "S3"; }
 
     S3Client& client() { return client_; }
 
 private:
-    ObjectInfo get_range(const std::string& key, int fd, const GetOptions& options);
     ObjectInfo put_multipart(const std::filesystem::path& src, std::uint64_t size, const std::string& key,
                              const PutOptions& options, const std::string& checksum,
                              const std::vector<std::string>& part_crcs, std::uint64_t part_size);
     http::Headers write_headers(const PutOptions& options, const std::string& checksum) const;
+    // ListObjectVersions of every key starting with `full_prefix` (bucket-relative),
+    // all pages, in S3's order.
+    std::vector<VersionInfo> versions_under(const std::string& full_prefix);
 
     config::StoreLocation location_;
     S3Client client_;

@@ -88,14 +88,18 @@ http::Response send_write(S3Client& client, const S3Call& call, const Preconditi
     }
 }
 
+// The new object's info from the reply to its PUT (or CompleteMultipartUpload), which
+// carries no Last-Modified: the server's Date stands in for it, the local clock only
+// when the server sends no Date.
 ObjectInfo written(const std::string& key, std::uint64_t size, const http::Response& r,
-                   const PutOptions& options, const std::string& checksum, std::int64_t now) {
+                   const PutOptions& options, const std::string& checksum, std::int64_t local_now) {
     ObjectInfo info;
     info.key = key;
     info.size = size;
     info.etag = r.header("etag").value_or("");
     info.version_id = r.header("x-amz-version-id").value_or("");
-    info.last_modified = now;
+    info.server_time = server_time(r);
+    info.last_modified = info.server_time != 0 ? info.server_time : local_now;
     info.metadata = options.metadata;
     info.checksum = checksum;
     return info;
