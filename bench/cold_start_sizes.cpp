@@ -43,12 +43,12 @@ std::uint64_t seed(const test::Moto& moto, const std::string& prefix, const std:
     auto store = moto.store(kBucket, prefix);
     const auto path = dir / "seed.db";
     {
-        db::DatabaseManager m(options(path, db::Durability::Snapshot), store);
+        db::DatabaseManager m(options(path, db::Durability::Journal), store);
         m.get_connection();
     }
     bench::make_database(path, static_cast<std::uint64_t>(mb) << 20);
-    db::DatabaseManager m(options(path, db::Durability::Snapshot), store);
-    m.apply({"sql", {{"sql", "CREATE TABLE IF NOT EXISTS bench_marker (x INTEGER)"}}});
+    db::DatabaseManager m(options(path, db::Durability::Journal), store);
+    m.apply({"sql", {{"sql", "CREATE TABLE IF NOT EXISTS bench_marker (x INTEGER)"}}, "bench"});
     return m.persist_to_s3().bytes;
 }
 

@@ -300,7 +300,7 @@ TEST_F(RouterTest, HealthNeedsNoAuthAndShowsTheDatabaseState) {
     const auto& d = h["database"];
     EXPECT_EQ(d["schema_version"], db::latest_schema_version());
     EXPECT_GT(d["local_bytes"].get<std::int64_t>(), 0);
-    EXPECT_TRUE(d.contains("remote_etag") && d["remote_etag"].is_null());  // nothing persisted yet
+    EXPECT_EQ(d["remote_etag"], snapshot_etag()) << "journal mode: a new database starts with an empty snapshot";
     EXPECT_EQ(d["pending_writes"], 0);
     EXPECT_TRUE(d.contains("last_persist") && d["last_persist"].is_null());
     for (const char* field : {"persists", "conflicts", "failures"})
@@ -600,16 +600,17 @@ TEST_F(RouterTest, PersistsAfterTheConfiguredNumberOfWrites) {
     vars["K9_PERSIST_WRITES"] = "3";
     vars["K9_PERSIST_INTERVAL"] = "86400";
     auto& s = start(vars);
+    const std::string empty = snapshot_etag();
     ASSERT_EQ(patch("/user/profile", {{"name", "Ann"}}).status, 200);
     const std::string id = create_report();
     EXPECT_TRUE(is_error(post("/reports", {{"title", 1}}), 400));  // refused: not a write
     s.persist().maybe_persist();
-    EXPECT_FALSE(std::filesystem::exists(snapshot_path()));
+    EXPECT_EQ(snapshot_etag(), empty);
     EXPECT_EQ(health()["database"]["pending_writes"], 2);
 
     ASSERT_EQ(put("/reports/" + id + "/favorites/p1", {{"favorite", true}}).status, 200);
     s.persist().maybe_persist();
-    EXPECT_TRUE(std::filesystem::exists(snapshot_path()));
+    EXPECT_NE(snapshot_etag(), empty);
     const auto h = health();
     EXPECT_EQ(h["database"]["pending_writes"], 0);
     EXPECT_EQ(h["persist"]["persists"], 1);
@@ -621,14 +622,15 @@ TEST_F(RouterTest, PersistsWhenWritesHaveWaitedForTheInterval) {
     vars["K9_PERSIST_WRITES"] = "1000";
     vars["K9_PERSIST_INTERVAL"] = "60";
     auto& s = start(vars);
+    const std::string empty = snapshot_etag();
     create_report();
     s.persist().maybe_persist();
     clock_.advance_seconds(59);
     s.persist().maybe_persist();
-    EXPECT_FALSE(std::filesystem::exists(snapshot_path()));
+    EXPECT_EQ(snapshot_etag(), empty);
     clock_.advance_seconds(2);
     s.persist().maybe_persist();
-    EXPECT_TRUE(std::filesystem::exists(snapshot_path()));
+    EXPECT_NE(snapshot_etag(), empty);
     EXPECT_EQ(health()["database"]["pending_writes"], 0);
 }
 
@@ -815,9 +817,10 @@ TEST_F(RouterTest, AnUnavailableCopyIs503WithItsCodeAndHintOnly) {
     {  // The next journal entry is damaged: this copy cannot read the journal to the end.
         store::FileStore store(tmp_ / "store");
         db::Journal journal(store, test::kSnapshotKey);
-        const auto seqs = journal.list_after(0);
+        const int partition = service().manager().partition_of(test::kUserA);
+        const auto seqs = journal.list(partition, 0);
         ASSERT_FALSE(seqs.empty());
-        store.put_bytes("{not json", journal.key(seqs.back() + 1));
+        store.put_bytes("{not json", journal.key(partition, seqs.back() + 1));
     }
     test::LogCapture logs;
     const auto sent = request("GET", "/reports");

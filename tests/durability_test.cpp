@@ -118,6 +118,7 @@ protected:
             e["K9_DB_PATH"] = (dir / "k9.db").string();
             const auto cfg = config::load_config(config::map_env(e));
             db::DatabaseManager m(repo::k9_manager_options(cfg), store::open_store(cfg, config::map_env(e)));
+            m.refresh_all();  // journal mode: a cold start reads the snapshot; this reads every partition
             auto tables = m.read([](duck::Connection& c) { return db::summarize_tables(c); });
             tables.erase("schema_migrations");
             replicas.push_back(tables);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "db/journal.hpp"
+#include "repo/report_repository.hpp"
 #include "repo/user_repository.hpp"
 #include "support/api_harness.hpp"
 #include "support/db_fixture.hpp"
@@ -35,6 +36,11 @@ const std::string kKey = "databases/k9_api_dev.db";
 
 std::string insert_user(const std::string& id) {
     return "INSERT INTO users VALUES ('" + id + "', 'x', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')";
+}
+
+std::string insert_report(const std::string& id, const std::string& user) {
+    return "INSERT INTO reports VALUES ('" + id + "', 't', 'a', DATE '2024-01-01', '" + user +
+           "', '{}', '[]', TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')";
 }
 
 bool have(const std::string& program) {
@@ -105,11 +111,11 @@ TEST_F(IgnoringStoreTest, JournalModeIsRefusedWithExitCode2AndTheWayOut) {
     drop({"if-none-match", "if-match"});
     const std::string url = s3_url();
     const auto e = env(url, "a", proxy_.endpoint());
-    const auto r = k9db({"sql", insert_user("u1")}, e);
+    const auto r = k9db({"sql", "--user", "u1", insert_user("u1")}, e);
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("ignores If-None-Match"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("K9_DURABILITY=snapshot"), std::string::npos) << r.err;
-    EXPECT_TRUE(db::Journal(*s3_store(url), kKey).list_after(0).empty()) << "no write reached the journal";
+    EXPECT_TRUE(db::Journal(*s3_store(url), kKey).list_all().empty()) << "no write reached the journal";
 
     // k9-api refuses to start the same way.
     const auto serve = test::run_process({(test::bin_dir() / "k9-api").string(), "serve", "--port", "0"}, e,
@@ -126,7 +132,7 @@ TEST_F(IgnoringStoreTest, JournalModeIsRefusedWithExitCode2AndTheWayOut) {
 
 TEST_F(IgnoringStoreTest, AStoreThatIgnoresOnlyIfMatchIsRefusedToo) {
     drop({"if-match"});
-    const auto r = k9db({"sql", insert_user("u1")}, env(s3_url(), "a", proxy_.endpoint()));
+    const auto r = k9db({"sql", "--user", "u1", insert_user("u1")}, env(s3_url(), "a", proxy_.endpoint()));
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("ignores If-Match"), std::string::npos) << r.err;
 }
@@ -147,10 +153,11 @@ TEST_F(IgnoringStoreTest, OnLambdaItIsAnInitError) {
 
 // --- A clock hours ahead -----------------------------------------------------------------
 
-// The issue's scenario: a server sits at seq 5; another copy, its clock two hours ahead,
-// writes twice and compacts twice with the default retention (3600 s). Measured on its
-// own clock the snapshot looked two hours old and the journal was pruned at once; the
-// server's next writes then landed at seqs the snapshot covered, and were lost.
+// The issue's scenario: a server sits at seq 5 of a user's partition; another copy, its
+// clock two hours ahead, writes twice for that user and compacts twice with the default
+// retention (3600 s). Measured on its own clock the snapshot looked two hours old and the
+// journal was pruned at once; the server's next writes then landed at seqs the snapshot
+// covered, and were lost.
 class SkewedClockTest : public SafetyProcessTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(SkewedClockTest, ACompactionUnderAClockTwoHoursAheadLosesNothing) {
@@ -163,25 +170,28 @@ TEST_P(SkewedClockTest, ACompactionUnderAClockTwoHoursAheadLosesNothing) {
     o.mutations = &repo::k9_mutations();
     o.durability = db::Durability::Journal;
     db::DatabaseManager m(o, store);
-    for (int i = 1; i <= 4; ++i) repo::UserRepository(m).upsert_profile("s" + std::to_string(i), {"x", {}, {}, {}});
+    auto write = [&](const std::string& title) {
+        repo::ReportRepository(m).create("victim", {title, "x", "2024-01-01", {{"k", 1}}, {}});
+    };
+    for (int i = 1; i <= 4; ++i) write("s" + std::to_string(i));
     m.persist_to_s3();
-    repo::UserRepository(m).upsert_profile("s5", {"x", {}, {}, {}});  // the server sits at seq 5
+    write("s5");  // the server sits at seq 5
 
     const auto other = env(url, "other");
     for (const auto* id : {"o1", "o2"}) {
-        const auto w = k9db({"sql", insert_user(id)}, other, "+2h");
+        const auto w = k9db({"sql", "--user", "victim", insert_report(id, "victim")}, other, "+2h");
         ASSERT_EQ(w.exit_code, 0) << w.err;
     }
     for (int i = 0; i < 2; ++i) {
         const auto p = k9db({"persist"}, other, "+2h");
         ASSERT_EQ(p.exit_code, 0) << p.err;
     }
-    EXPECT_EQ(db::Journal(*store, kKey).list_after(0).size(), 7u) << "a snapshot seconds old on the store's clock";
+    EXPECT_EQ(test::journal_entries(*store, kKey).size(), 7u) << "a snapshot seconds old on the store's clock";
 
-    for (int i = 6; i <= 8; ++i) repo::UserRepository(m).upsert_profile("s" + std::to_string(i), {"x", {}, {}, {}});
-    const auto count = k9db({"sql", "SELECT 'users=' || count(*) FROM users"}, env(url, "fresh"));
+    for (int i = 6; i <= 8; ++i) write("s" + std::to_string(i));
+    const auto count = k9db({"sql", "SELECT 'reports=' || count(*) FROM reports"}, env(url, "fresh"));
     ASSERT_EQ(count.exit_code, 0) << count.err;
-    EXPECT_NE(count.out.find("users=10"), std::string::npos) << "8 of the server's and 2 of the other's:\n" << count.out;
+    EXPECT_NE(count.out.find("reports=10"), std::string::npos) << "8 of the server's and 2 of the other's:\n" << count.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SkewedClockTest, ::testing::Values("file", "s3"));
@@ -227,6 +237,7 @@ TEST_F(FullDiskTest, EveryAcknowledgedWriteSurvivesAndTheCopyHealsWhenSpaceRetur
     acknowledged.push_back(create_report("after"));
     // A fresh copy elsewhere holds every acknowledged write.
     auto& fresh = start(env("fresh"));
+    fresh.manager().refresh_all();
     auto fresh_reports = fresh.manager().read([](duck::Connection& c) {
         return c.query("SELECT count(*) FROM reports").int64(0, 0);
     });
@@ -237,7 +248,8 @@ TEST_F(SafetyProcessTest, AColdStartIntoADiskTooSmallSaysSoAndHowMuchItNeeds) {
     test::Tmpfs small(1u << 20);
     if (!small.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << small.why_not();
     for (const std::string& url : {"file://" + (tmp_ / "store").string(), s3_url()}) {
-        const auto big = env(url, "big");
+        auto big = env(url, "big");
+        big["K9_DURABILITY"] = "snapshot";  // a write of the whole database
         // About 3 MB of data.
         auto w = k9db({"sql", "CREATE TABLE filler AS SELECT range AS id, md5(range::VARCHAR) || md5((range+1)::VARCHAR) AS "
                               "pad FROM range(60000)"},
@@ -260,7 +272,7 @@ TEST_F(SafetyProcessTest, AColdStartIntoADiskTooSmallSaysSoAndHowMuchItNeeds) {
 
 TEST_F(SafetyProcessTest, TempFilesOfAKilledCompactionAreRemovedByTheNextStart) {
     const auto e = env("file://" + (tmp_ / "store").string(), "a");
-    ASSERT_EQ(k9db({"sql", insert_user("u1")}, e).exit_code, 0);
+    ASSERT_EQ(k9db({"sql", "--user", "u1", insert_user("u1")}, e).exit_code, 0);
     auto crash = e;
     crash["K9_TEST_CRASH_POINTS"] = "snapshot.upload:1";
     const auto killed = k9db({"persist"}, crash);
@@ -282,12 +294,14 @@ TEST_F(SafetyProcessTest, TempFilesOfAKilledCompactionAreRemovedByTheNextStart) 
 TEST_F(SafetyProcessTest, VerifyFindsAHoleInTheJournal) {
     const std::string dir = (tmp_ / "store").string();
     const auto e = env("file://" + dir, "a");
-    for (int i = 1; i <= 4; ++i) ASSERT_EQ(k9db({"sql", insert_user("u" + std::to_string(i))}, e).exit_code, 0);
+    for (int i = 1; i <= 4; ++i) {
+        ASSERT_EQ(k9db({"sql", "--user", "u", insert_report("r" + std::to_string(i), "u")}, e).exit_code, 0);
+    }
     auto ok = k9db({"verify"}, e);
     EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
     EXPECT_NE(ok.out.find("4 entries"), std::string::npos) << ok.out;
     store::FileStore store(tmp_ / "store");
-    store.remove(db::Journal(store, kKey).key(2));
+    store.remove(db::Journal(store, kKey).key(test::partition_of("u"), 2));
     const auto bad = k9db({"verify"}, e);
     EXPECT_EQ(bad.exit_code, 1) << bad.out;
     EXPECT_NE(bad.out.find("missing entry 2"), std::string::npos) << bad.out;
@@ -303,7 +317,8 @@ TEST_F(QuietErrorTest, ADamagedNextEntryIs503WithoutDetailsAndHealthSaysWhy) {
     store::PutOptions create;
     create.precondition = store::Precondition::if_none_match_any();
     const db::Journal journal(store, test::kSnapshotKey);
-    store.put_bytes("{\"format\": 1, \"garbage", journal.key(2), create);
+    const int partition = test::partition_of(test::kUserA);
+    store.put_bytes("{\"format\": 2, \"garbage", journal.key(partition, 2), create);
     const auto r = get("/reports");
     EXPECT_TRUE(is_error(r, 503, "journal_corrupt")) << r.body;
     for (const std::string& secret : {std::string("journal/"), (tmp_ / "store").string(), std::string("parse")}) {
@@ -315,7 +330,7 @@ TEST_F(QuietErrorTest, ADamagedNextEntryIs503WithoutDetailsAndHealthSaysWhy) {
     EXPECT_EQ(json_of(h)["status"], "unhealthy");
     EXPECT_EQ(json_of(h)["database"]["problem"]["code"], "journal_corrupt");
     EXPECT_EQ(h.body.find("journal/"), std::string::npos) << h.body;
-    store.remove(journal.key(2));
+    store.remove(journal.key(partition, 2));
     EXPECT_EQ(get("/reports").status, 200);
     EXPECT_EQ(get("/health", "").status, 200);
 }

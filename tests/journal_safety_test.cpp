@@ -12,6 +12,7 @@
 #include "db/journal.hpp"
 #include "db/snapshot.hpp"
 #include "db/store_probe.hpp"
+#include "repo/report_repository.hpp"
 #include "repo/user_repository.hpp"
 #include "support/db_fixture.hpp"
 #include "support/faulty_store.hpp"
@@ -28,15 +29,16 @@ protected:
         return tmp_ / name / "k9.db";
     }
     db::Journal journal() { return db::Journal(*store_, test::kSnapshotKey); }
-    std::vector<std::int64_t> entries() { return journal().list_after(0); }
-    static void add_user(db::DatabaseManager& m, const std::string& id) {
-        repo::UserRepository(m).upsert_profile(id, {"x", {}, {}, {}});
+    std::vector<db::JournalPosition> entries() { return test::journal_entries(*store_); }
+    std::string key(const std::string& owner, std::int64_t seq) { return journal().key(test::partition_of(owner), seq); }
+    static void add_report(db::DatabaseManager& m, const std::string& user) {
+        repo::ReportRepository(m).create(user, {"t", "x", "2024-01-01", {{"k", 1}}, {}});
     }
-    static bool has_user(db::DatabaseManager& m, const std::string& id) {
-        return repo::UserRepository(m).get_user(id).has_value();
-    }
-    static std::int64_t users(db::DatabaseManager& m) {
-        return m.read([](duck::Connection& c) { return c.query("SELECT count(*) FROM users").int64(0, 0); });
+    static std::int64_t reports(db::DatabaseManager& m, const std::string& user) {
+        m.refresh(user);
+        return m.read([&](duck::Connection& c) {
+            return c.prepare("SELECT count(*) FROM reports WHERE user_id = ?").bind(1, user).execute().int64(0, 0);
+        });
     }
     static std::string problem_code(db::DatabaseManager& m) {
         const auto p = m.status().problem;
@@ -47,70 +49,74 @@ protected:
     std::shared_ptr<store::FileStore> store_ = std::make_shared<store::FileStore>(tmp_ / "store");
 };
 
-TEST_F(JournalSafetyTest, AColdStartRefusesAHoleAndSaysHowToRecover) {
+TEST_F(JournalSafetyTest, AHoleIsRefusedAtTheFirstReadAndSaysHowToRecover) {
     {
         auto a = make_journal_manager(local("a"), store_);
-        for (int i = 1; i <= 9; ++i) add_user(*a, "u" + std::to_string(i));
+        for (int i = 1; i <= 9; ++i) add_report(*a, "u");
+        add_report(*a, "other");
     }
-    store_->remove(journal().key(5));  // someone deletes an entry between two others
+    store_->remove(key("u", 5));  // someone deletes an entry between two others
     auto fresh = make_journal_manager(local("fresh"), store_);
+    fresh->open();  // a cold start reads the snapshot only
     try {
-        fresh->open();
-        FAIL() << "a cold start must not stop silently at the hole";
-    } catch (const db::ColdStartError& e) {
+        reports(*fresh, "u");
+        FAIL() << "the read must not stop silently at the hole";
+    } catch (const db::Unavailable& e) {
         const std::string what = e.what();
+        EXPECT_EQ(e.code, "journal_corrupt");
         EXPECT_NE(what.find("missing entry 5"), std::string::npos) << what;
         EXPECT_NE(what.find("k9db restore"), std::string::npos) << what;
     }
-    EXPECT_FALSE(fresh->is_open());
+    EXPECT_EQ(problem_code(*fresh), "journal_corrupt");
+    if (test::partition_of("other") != test::partition_of("u")) {
+        EXPECT_EQ(reports(*fresh, "other"), 1) << "the users of other partitions are served";
+    }
 }
 
 TEST_F(JournalSafetyTest, ARunningCopyStopsAtAHoleUntilASnapshotCoversIt) {
     auto a = make_journal_manager(local("a"), store_);
-    add_user(*a, "u1");
-    add_user(*a, "u2");
+    add_report(*a, "u");
+    add_report(*a, "u");
     auto b = make_journal_manager(local("b"), store_);
-    b->open();
-    for (int i = 3; i <= 9; ++i) add_user(*a, "u" + std::to_string(i));
-    store_->remove(journal().key(5));
+    EXPECT_EQ(reports(*b, "u"), 2);
+    for (int i = 3; i <= 9; ++i) add_report(*a, "u");
+    store_->remove(key("u", 5));
     try {
-        b->refresh_if_stale();
+        b->refresh("u");
         FAIL() << "the hole must be refused";
     } catch (const db::Unavailable& e) {
         EXPECT_EQ(e.code, "journal_corrupt");
         EXPECT_EQ(e.hint.find("journal/"), std::string::npos) << "no keys for clients: " << e.hint;
     }
     EXPECT_EQ(problem_code(*b), "journal_corrupt");
-    EXPECT_EQ(b->status().seq, 4) << "applied what comes before the hole, nothing after it";
-    EXPECT_THROW(add_user(*b, "b1"), db::Unavailable) << "no write may fill the hole";
+    EXPECT_THROW(add_report(*b, "u"), db::Unavailable) << "no write may fill the hole";
     // A copy that holds the missing entry compacts: its snapshot covers the hole.
     a->persist_to_s3();
-    b->refresh_if_stale();
+    EXPECT_EQ(reports(*b, "u"), 9);
     EXPECT_FALSE(b->status().problem);
-    EXPECT_EQ(users(*b), 9);
-    add_user(*b, "b1");
-    EXPECT_TRUE(has_user(*b, "b1"));
+    add_report(*b, "u");
+    EXPECT_EQ(reports(*a, "u"), 10);
 }
 
 TEST_F(JournalSafetyTest, ADamagedEntryIsReportedAndTheCopyRecoversWhenItIsRepaired) {
     auto a = make_journal_manager(local("a"), store_);
-    add_user(*a, "u1");
+    add_report(*a, "u");
     store::PutOptions create;
     create.precondition = store::Precondition::if_none_match_any();
-    store_->put_bytes("{not json", journal().key(2), create);
+    store_->put_bytes("{not json", key("u", 2), create);
     try {
-        a->refresh_if_stale();
+        a->refresh("u");
         FAIL() << "a damaged entry must not be skipped";
     } catch (const db::Unavailable& e) {
         EXPECT_EQ(e.code, "journal_corrupt");
-        EXPECT_NE(std::string(e.what()).find(journal().key(2)), std::string::npos) << "the log names the key";
+        EXPECT_NE(std::string(e.what()).find(key("u", 2)), std::string::npos) << "the log names the key";
     }
     EXPECT_EQ(problem_code(*a), "journal_corrupt");
-    store_->remove(journal().key(2));  // the operator removes the damaged object
-    a->refresh_if_stale();
+    store_->remove(key("u", 2));  // the operator removes the damaged object
+    a->refresh("u");
     EXPECT_FALSE(a->status().problem);
-    add_user(*a, "u2");
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{1, 2}));
+    add_report(*a, "u");
+    EXPECT_EQ(reports(*a, "u"), 2);
 }
 
 TEST_F(JournalSafetyTest, EveryWriteOfABatchIsAnsweredWhateverStepFails) {
@@ -125,17 +131,16 @@ TEST_F(JournalSafetyTest, EveryWriteOfABatchIsAnsweredWhateverStepFails) {
     a.open();
     {
         auto other = make_journal_manager(local("other"), store_);
-        add_user(*other, "first");  // a is one behind: its next append loses the seq
+        add_report(*other, "u");  // a is one behind in u's partition: its next append loses the seq
     }
-    // Losing the seq makes a catch up, and the store fails it: the batch cannot commit.
-    faulty->fail(test::FaultyStore::Op::List, store::ErrorKind::Transient);
-    faulty->fail(test::FaultyStore::Op::Head, store::ErrorKind::Transient);
+    // Losing the seq makes a read the entry that took it, and the store fails that.
+    faulty->fail(test::FaultyStore::Op::Get, store::ErrorKind::Transient);
     constexpr int kWriters = 8;
     std::vector<std::future<std::string>> answers;
     for (int i = 0; i < kWriters; ++i) {
-        answers.push_back(std::async(std::launch::async, [&a, i] {
+        answers.push_back(std::async(std::launch::async, [&a] {
             try {
-                add_user(a, "w" + std::to_string(i));
+                add_report(a, "u");
                 return std::string("ok");
             } catch (const std::exception& e) {
                 return std::string("error: ") + e.what();
@@ -151,9 +156,8 @@ TEST_F(JournalSafetyTest, EveryWriteOfABatchIsAnsweredWhateverStepFails) {
         EXPECT_NE(f.get().find("injected fault"), std::string::npos);
     }
     faulty->heal();
-    add_user(a, "after");
-    EXPECT_TRUE(has_user(a, "first"));
-    EXPECT_FALSE(has_user(a, "w0"));
+    add_report(a, "u");
+    EXPECT_EQ(reports(a, "u"), 2) << "the other's write and this one";
     EXPECT_FALSE(a.status().problem) << "a write that succeeds clears the store's failure";
 }
 
@@ -161,38 +165,39 @@ TEST_F(JournalSafetyTest, AStoreFailureShowsInHealthUntilACallSucceeds) {
     auto faulty = std::make_shared<test::FaultyStore>(store_);
     auto a = make_journal_manager(local("a"), faulty);
     a->open();
-    faulty->fail(test::FaultyStore::Op::List, store::ErrorKind::Transient);
-    EXPECT_THROW(a->refresh_if_stale(), store::StoreError);
+    faulty->fail(test::FaultyStore::Op::Get, store::ErrorKind::Transient);
+    EXPECT_THROW(a->refresh("u"), store::StoreError);
     EXPECT_EQ(problem_code(*a), "store_unavailable");
     faulty->heal();
-    a->refresh_if_stale();
+    a->refresh("u");
     EXPECT_FALSE(a->status().problem);
 }
 
 TEST_F(JournalSafetyTest, ASeqWithTwoOwnersIsNoticedOnAStoreThatKeepsVersions) {
     store_ = std::make_shared<store::FileStore>(tmp_ / "versioned", store::FileStoreOptions{true});
     auto a = make_journal_manager(local("a"), store_);
-    for (int i = 1; i <= 3; ++i) add_user(*a, "u" + std::to_string(i));
+    for (int i = 1; i <= 3; ++i) add_report(*a, "u");
     // What a store that does not hold If-None-Match: * does when two writers race for 2.
-    const std::string lost = store_->get_bytes(journal().key(2));
-    store_->put_bytes(lost, journal().key(2));
+    const std::string lost = store_->get_bytes(key("u", 2));
+    store_->put_bytes(lost, key("u", 2));
     a->persist_to_s3();
     const auto warnings = a->status().warnings;
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_EQ(warnings[0].code, "journal_seq_conflict");
-    EXPECT_NE(warnings[0].detail.find("seq(s) 2 "), std::string::npos) << warnings[0].detail;
-    EXPECT_EQ(journal().doubly_owned(0), (std::vector<std::int64_t>{2}));
+    const std::string where = std::to_string(test::partition_of("u")) + "/2";
+    EXPECT_NE(warnings[0].detail.find(where), std::string::npos) << warnings[0].detail;
+    EXPECT_EQ(journal().doubly_owned(), (std::vector<db::JournalPosition>{{test::partition_of("u"), 2}}));
 }
 
 TEST_F(JournalSafetyTest, EntriesRemovedByACompactionAreNotTwoOwners) {
     store_ = std::make_shared<store::FileStore>(tmp_ / "versioned", store::FileStoreOptions{true});
     auto a = make_journal_manager(local("a"), store_, 0);  // prunes at once
-    for (int i = 1; i <= 3; ++i) add_user(*a, "u" + std::to_string(i));
+    for (int i = 1; i <= 3; ++i) add_report(*a, "u");
     a->persist_to_s3();
-    add_user(*a, "u4");
+    add_report(*a, "u");
     a->persist_to_s3();  // prunes 1..3: delete markers, not a second owner
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{4}));
-    EXPECT_TRUE(journal().doubly_owned(0).empty());
+    EXPECT_EQ(entries(), (std::vector<db::JournalPosition>{{test::partition_of("u"), 4}}));
+    EXPECT_TRUE(journal().doubly_owned().empty());
     EXPECT_TRUE(a->status().warnings.empty());
 }
 
@@ -200,11 +205,11 @@ TEST_F(JournalSafetyTest, ALocalClockHoursAheadDoesNotPruneAYoungSnapshot) {
     // The old rule (local clock minus Last-Modified) pruned everything here at once.
     const auto two_hours_ahead = [] { return system_now() + 2 * 3600LL * 1'000'000; };
     auto a = make_journal_manager(local("a"), store_, 3600, two_hours_ahead);
-    for (int i = 1; i <= 3; ++i) add_user(*a, "u" + std::to_string(i));
+    for (int i = 1; i <= 3; ++i) add_report(*a, "u");
     a->persist_to_s3();
-    add_user(*a, "u4");
+    add_report(*a, "u");
     a->persist_to_s3();
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{1, 2, 3, 4})) << "the snapshot is seconds old on the store's clock";
+    EXPECT_EQ(entries().size(), 4u) << "the snapshot is seconds old on the store's clock";
 }
 
 TEST_F(JournalSafetyTest, ConditionalWritesAreProbedOncePerStore) {

@@ -19,20 +19,34 @@ namespace {
 
 using test::make_journal_manager;
 
+using Positions = std::vector<db::JournalPosition>;
+
 class JournalTest : public ::testing::Test {
 protected:
     std::filesystem::path local(const std::string& name) {
         std::filesystem::create_directories(tmp_ / name);
         return tmp_ / name / "k9.db";
     }
-    std::vector<std::int64_t> entries() { return db::Journal(*store_, test::kSnapshotKey).list_after(0); }
-    bool has_user(db::DatabaseManager& m, const std::string& id) {
-        m.refresh_if_stale();
+    Positions entries() { return test::journal_entries(*store_); }
+    static db::JournalPosition at(const std::string& owner, std::int64_t seq) { return {test::partition_of(owner), seq}; }
+    static bool has_user(db::DatabaseManager& m, const std::string& id) {
+        m.refresh(id);
         return repo::UserRepository(m).get_user(id).has_value();
     }
-    // The replicated state: every table but schema_migrations (its applied_at is each
-    // copy's own migration time).
-    std::map<std::string, db::TableSummary> tables(db::DatabaseManager& m) {
+    static void add_user(db::DatabaseManager& m, const std::string& id) {
+        repo::UserRepository(m).upsert_profile(id, {"x", {}, {}, {}});
+    }
+    static repo::Report add_report(db::DatabaseManager& m, const std::string& user, const std::string& title = "t") {
+        return repo::ReportRepository(m).create(user, {title, "x", "2024-01-01", {{"k", 1}}, {}});
+    }
+    static std::int64_t reports(db::DatabaseManager& m, const std::string& user) {
+        m.refresh(user);
+        return static_cast<std::int64_t>(repo::ReportRepository(m).list_for_user(user, 100, std::nullopt).items.size());
+    }
+    // The replicated state, once the copy has read the whole journal: every table but
+    // schema_migrations (its applied_at is each copy's own migration time).
+    static std::map<std::string, db::TableSummary> tables(db::DatabaseManager& m) {
+        m.refresh_all();
         auto all = m.read([](duck::Connection& c) { return db::summarize_tables(c); });
         all.erase("schema_migrations");
         return all;
@@ -44,47 +58,73 @@ protected:
 
 TEST_F(JournalTest, AnAcknowledgedWriteIsInTheStoreBeforeAnyPersist) {
     auto a = make_journal_manager(local("a"), store_);
-    repo::UserRepository(*a).upsert_profile("u1", {"One", {}, {}, {}});
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{1}));
-    EXPECT_FALSE(store_->head_if_exists(test::kSnapshotKey)) << "no snapshot was needed";
+    add_user(*a, "u1");
+    EXPECT_EQ(entries(), (Positions{at("u1", 1)}));
+    const auto seqs = db::snapshot_partition_seqs(store_->head(test::kSnapshotKey));
+    ASSERT_TRUE(seqs) << "a new database starts with an empty partitioned snapshot";
+    EXPECT_EQ((*seqs)[static_cast<std::size_t>(test::partition_of("u1"))], 0) << "which holds nothing of the write";
     a.reset();  // the container disappears without persisting
     auto b = make_journal_manager(local("b"), store_);
-    EXPECT_TRUE(has_user(*b, "u1")) << "cold start = snapshot (none here) + the journal";
+    EXPECT_TRUE(has_user(*b, "u1")) << "the first read of u1 catches its partition up";
 }
 
 TEST_F(JournalTest, WritersSeeEachOthersWritesAndOneHistoryEmerges) {
     auto a = make_journal_manager(local("a"), store_);
     auto b = make_journal_manager(local("b"), store_);
-    repo::UserRepository ua(*a), ub(*b);
     for (int i = 0; i < 5; ++i) {
-        ua.upsert_profile("a" + std::to_string(i), {"A", {}, {}, {}});
-        ub.upsert_profile("b" + std::to_string(i), {"B", {}, {}, {}});  // b is one behind: loses the seq, catches up
+        add_user(*a, "a" + std::to_string(i));
+        add_user(*b, "b" + std::to_string(i));
+        add_report(*a, "shared", "from a");
+        add_report(*b, "shared", "from b");  // b is one behind in this partition: loses the seq, catches up
     }
-    EXPECT_EQ(entries().size(), 10u);
+    EXPECT_EQ(entries().size(), 20u);
     EXPECT_TRUE(has_user(*a, "b4"));
     EXPECT_TRUE(has_user(*b, "a4"));
+    EXPECT_EQ(reports(*a, "shared"), 10);
     EXPECT_EQ(tables(*a), tables(*b));
-    EXPECT_EQ(a->status().seq, 10);
+    EXPECT_EQ(a->status().seq, 20);
 }
 
-TEST_F(JournalTest, ConcurrentWritesShareJournalEntries) {
+TEST_F(JournalTest, ConcurrentWritesOfOneUserShareJournalEntries) {
     auto a = make_journal_manager(local("a"), store_);
     a->get_connection();
     constexpr int kThreads = 8, kEach = 20;
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
-        threads.emplace_back([&, t] {
-            repo::UserRepository users(*a);
-            for (int i = 0; i < kEach; ++i) users.upsert_profile("t" + std::to_string(t) + "-" + std::to_string(i), {"x", {}, {}, {}});
+        threads.emplace_back([&] {
+            for (int i = 0; i < kEach; ++i) add_report(*a, "busy");
         });
     }
     for (auto& th : threads) th.join();
     const auto n = entries().size();
-    EXPECT_LE(n, static_cast<std::size_t>(kThreads * kEach));
+    EXPECT_LT(n, static_cast<std::size_t>(kThreads * kEach));
     std::printf("group commit: %d writes in %zu journal entries\n", kThreads * kEach, n);
     auto fresh = make_journal_manager(local("fresh"), store_);
-    EXPECT_EQ(fresh->read([](duck::Connection& c) { return c.query("SELECT count(*) FROM users").int64(0, 0); }),
+    EXPECT_EQ(reports(*fresh, "busy"), 100) << "a page holds 100";
+    fresh->refresh_all();
+    EXPECT_EQ(fresh->read([](duck::Connection& c) { return c.query("SELECT count(*) FROM reports").int64(0, 0); }),
               kThreads * kEach);
+}
+
+TEST_F(JournalTest, WritesOfDifferentUsersCommitSideBySide) {
+    auto a = make_journal_manager(local("a"), store_);
+    a->get_connection();
+    constexpr int kUsers = 8, kEach = 10;
+    std::vector<std::thread> threads;
+    for (int u = 0; u < kUsers; ++u) {
+        threads.emplace_back([&, u] {
+            for (int i = 0; i < kEach; ++i) add_report(*a, "user" + std::to_string(u));
+        });
+    }
+    for (auto& th : threads) th.join();
+    std::map<int, int> per_partition;
+    for (const auto& e : entries()) ++per_partition[e.partition];
+    for (int u = 0; u < kUsers; ++u) {
+        EXPECT_GE(per_partition[test::partition_of("user" + std::to_string(u))], 1);
+        EXPECT_EQ(reports(*a, "user" + std::to_string(u)), kEach);
+    }
+    auto fresh = make_journal_manager(local("fresh"), store_);
+    EXPECT_EQ(tables(*fresh), tables(*a));
 }
 
 TEST_F(JournalTest, AWriteThatNoLongerAppliesAfterAConcurrentChangeIs409) {
@@ -92,7 +132,7 @@ TEST_F(JournalTest, AWriteThatNoLongerAppliesAfterAConcurrentChangeIs409) {
     auto b = make_journal_manager(local("b"), store_);
     repo::ReportRepository ra(*a), rb(*b);
     const auto r = ra.create("alice", {"t", "x", "2024-01-01", {{"k", 1}}, {}});
-    b->refresh_if_stale();
+    b->refresh("alice");
     ASSERT_TRUE(rb.get("alice", r.id));
     rb.remove("alice", r.id);  // a has not seen this yet
     try {
@@ -105,14 +145,23 @@ TEST_F(JournalTest, AWriteThatNoLongerAppliesAfterAConcurrentChangeIs409) {
     EXPECT_EQ(tables(*a), tables(*b));
 }
 
+TEST_F(JournalTest, ARejectionIsAnsweredOnlyOnFreshState) {
+    auto a = make_journal_manager(local("a"), store_);
+    auto b = make_journal_manager(local("b"), store_);
+    a->get_connection();
+    const auto r = add_report(*b, "alice");  // a has not seen it: a write does not look first
+    repo::ReportRepository(*a).remove("alice", r.id);  // a "not found" here would be a lie
+    EXPECT_EQ(reports(*b, "alice"), 0);
+}
+
 TEST_F(JournalTest, AnAppendWhoseAnswerWasLostIsRecognisedAsOurs) {
     auto faulty = std::make_shared<test::FaultyStore>(store_);
     auto a = make_journal_manager(local("a"), faulty);
     a->get_connection();
     faulty->fail_after_put(store::ErrorKind::Transient);
-    repo::UserRepository(*a).upsert_profile("u1", {"One", {}, {}, {}});  // acknowledged
+    add_user(*a, "u1");  // acknowledged
     faulty->heal();
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{1}));
+    EXPECT_EQ(entries(), (Positions{at("u1", 1)}));
     EXPECT_EQ(a->status().seq, 1);
     auto b = make_journal_manager(local("b"), store_);
     EXPECT_TRUE(has_user(*b, "u1"));
@@ -123,7 +172,7 @@ TEST_F(JournalTest, AFailedAppendIsNotAcknowledgedAndWritesNothing) {
     auto a = make_journal_manager(local("a"), faulty);
     a->get_connection();
     faulty->fail(test::FaultyStore::Op::Put, store::ErrorKind::Transient);
-    EXPECT_THROW(repo::UserRepository(*a).upsert_profile("u1", {"One", {}, {}, {}}), store::StoreError);
+    EXPECT_THROW(add_user(*a, "u1"), store::StoreError);
     faulty->heal();
     EXPECT_FALSE(has_user(*a, "u1")) << "rolled back locally";
     EXPECT_TRUE(entries().empty());
@@ -131,24 +180,26 @@ TEST_F(JournalTest, AFailedAppendIsNotAcknowledgedAndWritesNothing) {
 
 TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
     auto a = make_journal_manager(local("a"), store_, 3600);
-    for (int i = 0; i < 3; ++i) repo::UserRepository(*a).upsert_profile("u" + std::to_string(i), {"x", {}, {}, {}});
+    for (int i = 0; i < 3; ++i) add_report(*a, "u");
     auto r = a->persist_to_s3();
     EXPECT_TRUE(r.uploaded);
     EXPECT_EQ(r.seq, 3);
-    EXPECT_EQ(store_->head(test::kSnapshotKey).metadata.at(db::kMetaSeq), "3");
+    const auto seqs = db::snapshot_partition_seqs(store_->head(test::kSnapshotKey));
+    ASSERT_TRUE(seqs);
+    EXPECT_EQ((*seqs)[static_cast<std::size_t>(test::partition_of("u"))], 3);
     EXPECT_EQ(entries().size(), 3u) << "kept for the retention delay";
     EXPECT_EQ(a->status().pending_writes, 0);
-    repo::UserRepository(*a).upsert_profile("u3", {"x", {}, {}, {}});
-    // Cold start = snapshot (seq 3) + entry 4.
+    add_report(*a, "u");
+    // Cold start = the snapshot (3 of u's partition); u's first read takes entry 4.
     auto b = make_journal_manager(local("b"), store_, 3600);
-    EXPECT_TRUE(has_user(*b, "u3"));
+    EXPECT_EQ(reports(*b, "u"), 4);
     EXPECT_EQ(b->status().seq, 4);
     // The snapshot's age is measured on the store's clock (the file store's is the
     // filesystem's): make the snapshot two hours old there.
     std::filesystem::last_write_time(tmp_ / "store" / test::kSnapshotKey,
                                      std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
     a->persist_to_s3();
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{4})) << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
+    EXPECT_EQ(entries(), (Positions{at("u", 4)})) << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
     auto c = make_journal_manager(local("c"), store_, 3600);
     EXPECT_EQ(tables(*c), tables(*a));
 }
@@ -156,38 +207,38 @@ TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
 TEST_F(JournalTest, AFailedPruneDoesNotFailTheCompaction) {
     auto faulty = std::make_shared<test::FaultyStore>(store_);
     auto a = make_journal_manager(local("a"), faulty, 0);  // retention 0: prunes at once
-    for (int i = 0; i < 3; ++i) repo::UserRepository(*a).upsert_profile("u" + std::to_string(i), {"x", {}, {}, {}});
+    for (int i = 0; i < 3; ++i) add_report(*a, "u");
     a->persist_to_s3();  // snapshot at seq 3
-    repo::UserRepository(*a).upsert_profile("u3", {"x", {}, {}, {}});
+    add_report(*a, "u");
     faulty->fail(test::FaultyStore::Op::Remove, store::ErrorKind::Transient);
     const auto r = a->persist_to_s3();  // uploads seq 4, then fails to prune 1..3
     EXPECT_TRUE(r.uploaded);
     EXPECT_EQ(r.seq, 4);
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{1, 2, 3, 4})) << "nothing removed";
+    EXPECT_EQ(entries(), (Positions{at("u", 1), at("u", 2), at("u", 3), at("u", 4)})) << "nothing removed";
     EXPECT_EQ(a->status().pending_writes, 0);
     faulty->heal();
     a->persist_to_s3();  // nothing new to upload; prunes what both snapshots cover
-    EXPECT_EQ(entries(), std::vector<std::int64_t>{}) << "the next compaction removes them";
+    EXPECT_EQ(entries(), Positions{}) << "the next compaction removes them";
     auto b = make_journal_manager(local("b"), store_, 0);
-    EXPECT_TRUE(has_user(*b, "u3"));
+    EXPECT_EQ(reports(*b, "u"), 4);
 }
 
 TEST_F(JournalTest, AFrozenWriterCannotWriteIntoACompactedRange) {
     auto frozen = make_journal_manager(local("frozen"), store_, 0);  // retention 0: always checks
-    repo::UserRepository(*frozen).upsert_profile("early", {"x", {}, {}, {}});  // seq 1
+    add_report(*frozen, "u", "early");                                // u's seq 1
     {
         auto busy = make_journal_manager(local("busy"), store_, 0);
-        for (int i = 0; i < 5; ++i) repo::UserRepository(*busy).upsert_profile("b" + std::to_string(i), {"x", {}, {}, {}});
-        busy->persist_to_s3();  // snapshot at seq 6
+        for (int i = 0; i < 5; ++i) add_report(*busy, "u", "busy");
+        busy->persist_to_s3();  // snapshot at u's seq 6
         busy->persist_to_s3();  // nothing new; prunes 1..6 (retention 0)
     }
     EXPECT_TRUE(entries().empty()) << "compacted";
-    // The frozen writer wakes up at seq 1 and writes: its append at seq 2 finds no entry there.
-    repo::UserRepository(*frozen).upsert_profile("late", {"x", {}, {}, {}});
-    EXPECT_EQ(entries(), (std::vector<std::int64_t>{7})) << "the write landed above the snapshot, not at seq 2";
+    // The frozen writer wakes up at seq 1 of u's partition and writes: its append at 2
+    // finds no entry there.
+    add_report(*frozen, "u", "late");
+    EXPECT_EQ(entries(), (Positions{at("u", 7)})) << "the write landed above the snapshot, not at seq 2";
     auto check = make_journal_manager(local("check"), store_, 0);
-    EXPECT_TRUE(has_user(*check, "late"));
-    EXPECT_TRUE(has_user(*check, "b4"));
+    EXPECT_EQ(reports(*check, "u"), 7);
     EXPECT_EQ(tables(*check), tables(*frozen));
 }
 
@@ -196,20 +247,19 @@ TEST_F(JournalTest, ACopyBehindACompactionReloadsTheSnapshot) {
     behind->get_connection();
     {
         auto busy = make_journal_manager(local("busy"), store_, 0);
-        for (int i = 0; i < 4; ++i) repo::UserRepository(*busy).upsert_profile("b" + std::to_string(i), {"x", {}, {}, {}});
+        for (int i = 0; i < 4; ++i) add_report(*busy, "u");
         busy->persist_to_s3();
         busy->persist_to_s3();
-        repo::UserRepository(*busy).upsert_profile("after", {"x", {}, {}, {}});
+        add_report(*busy, "u", "after");
     }
-    EXPECT_TRUE(has_user(*behind, "b0"));
-    EXPECT_TRUE(has_user(*behind, "after"));
+    EXPECT_EQ(reports(*behind, "u"), 5);
 }
 
-TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInTheHistory) {
+TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInEveryPartition) {
     auto live = make_journal_manager(local("live"), store_);
-    repo::UserRepository(*live).upsert_profile("before", {"x", {}, {}, {}});
+    add_user(*live, "before");
     live->persist_to_s3();
-    repo::UserRepository(*live).upsert_profile("journal-only", {"x", {}, {}, {}});
+    add_user(*live, "journal-only");
     // An operator uploads another database (k9db --upload --force).
     {
         duck::Database db(tmp_ / "other.db", {});
@@ -220,14 +270,21 @@ TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInTheHistory) {
     replace.expected_etag = store_->head(test::kSnapshotKey).etag;
     replace.journal = true;
     const auto info = db::replace_snapshot(*store_, test::kSnapshotKey, tmp_ / "other.db", replace);
-    EXPECT_EQ(info.metadata.at(db::kMetaSeq), "3") << "the reset took the next seq";
+    const auto seqs = db::snapshot_partition_seqs(info);
+    ASSERT_TRUE(seqs);
+    ASSERT_EQ(seqs->size(), static_cast<std::size_t>(db::kDefaultPartitions));
+    for (std::size_t p = 0; p < seqs->size(); ++p) {
+        const std::int64_t before = (static_cast<int>(p) == test::partition_of("before") ? 1 : 0) +
+                                    (static_cast<int>(p) == test::partition_of("journal-only") ? 1 : 0);
+        EXPECT_EQ((*seqs)[p], before + 1) << "a reset took the next seq of partition " << p;
+    }
     // A new container sees the uploaded database, not the old writes replayed onto it.
     auto fresh = make_journal_manager(local("fresh"), store_);
     EXPECT_FALSE(has_user(*fresh, "before"));
     EXPECT_FALSE(has_user(*fresh, "journal-only"));
     EXPECT_EQ(fresh->read([](duck::Connection& c) { return c.query("SELECT x FROM imported").int64(0, 0); }), 42);
     // The live writer reaches the reset, loads the new snapshot, and writes on top of it.
-    repo::UserRepository(*live).upsert_profile("after", {"x", {}, {}, {}});
+    add_user(*live, "after");
     EXPECT_FALSE(has_user(*live, "before"));
     EXPECT_TRUE(has_user(*fresh, "after"));
     EXPECT_EQ(tables(*live), tables(*fresh));
@@ -236,14 +293,26 @@ TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInTheHistory) {
 TEST_F(JournalTest, NonDeterministicSqlIsRefused) {
     auto a = make_journal_manager(local("a"), store_);
     try {
-        a->apply({"sql", {{"sql", "INSERT INTO users VALUES ('x', 'X', NULL, NULL, NULL, now(), now())"}}});
+        a->apply({"sql", {{"sql", "INSERT INTO users VALUES ('x', 'X', NULL, NULL, NULL, now(), now())"}}, "x"});
         FAIL();
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("now()"), std::string::npos) << e.what();
     }
     EXPECT_NO_THROW(a->apply({"sql", {{"sql", "INSERT INTO users VALUES ('y', 'now()', NULL, NULL, NULL, "
-                                              "TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}}}));
+                                              "TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}}, "y"}));
     EXPECT_EQ(entries().size(), 1u);
+}
+
+TEST_F(JournalTest, AWriteWithoutAnOwnerIsRefused) {
+    auto a = make_journal_manager(local("a"), store_);
+    try {
+        a->apply({"sql", {{"sql", "CREATE TABLE t (x INTEGER)"}}});
+        FAIL();
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("--user"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("--upload"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(entries().empty());
 }
 
 TEST(SqlDeterminism, FindsCallsOutsideLiteralsAndComments) {

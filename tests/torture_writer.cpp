@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
                               {"date", "2024-01-01"},
                               {"reference", {{"writer", id}, {"i", i}}},
                               {"favorites", nlohmann::json::array()},
-                              {"now", 1'700'000'000'000'000LL + i}}};
+                              {"now", 1'700'000'000'000'000LL + i}},
+                             "torture"};  // one user, one partition: every writer races every other
         for (int tries = 0;; ++tries) {
             try {
                 manager.apply(m);

@@ -31,7 +31,8 @@ bool AutoPersist::due() {
     }
     if (pending_since_ == 0) pending_since_ = clock_();
     if (clock_() < retry_after_) return false;
-    const bool by_count = policy_.writes > 0 && pending >= policy_.writes;
+    const bool by_count = (policy_.writes > 0 && pending >= policy_.writes) ||
+                          (policy_.tail > 0 && manager_.longest_tail() >= policy_.tail);
     const bool by_time =
         policy_.interval_s > 0 && clock_() - pending_since_ >= static_cast<Micros>(policy_.interval_s) * 1'000'000;
     return by_count || by_time;

@@ -1,7 +1,8 @@
 #pragma once
 // The persistence policy of the service (the seed's optional persist, made a rule):
 // persist after K9_PERSIST_WRITES writes, after K9_PERSIST_INTERVAL seconds with
-// writes pending, at shutdown, and on POST /admin/persist. Conflicts and failures are
+// writes pending, when one journal partition has K9_PERSIST_TAIL entries beyond the
+// snapshot, at shutdown, and on POST /admin/persist. Conflicts and failures are
 // logged, counted and reported by /health; nothing is dropped silently (the writes stay
 // pending in the local database).
 //
@@ -22,8 +23,9 @@
 namespace k9::api {
 
 struct PersistPolicy {
-    int writes = 10;      // 0: not by count
+    int writes = 10;       // 0: not by count
     int interval_s = 300;  // 0: not by time
+    int tail = 0;          // journal: when one partition has this many entries beyond the snapshot (0: not)
 };
 
 class AutoPersist {

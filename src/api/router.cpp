@@ -144,7 +144,10 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
         route_name = route.method + " " + route.pattern;
         if (route.needs_user) {
             user = auth_.user_id(request);
-            services_.manager.refresh_if_stale();  // journal mode: see other containers' writes
+            // Journal mode: a read sees every write acknowledged before it, by any container
+            // (one GET of the user's partition). A write needs no look first: the journal
+            // refuses an append from a copy that is behind, which then catches up.
+            if (!route.writes) services_.manager.refresh(user);
         }
         Response response = route.handler(services_, Call{request, params, user});
         if (route.writes && response.status < 300) services_.persist.note_write();

@@ -22,7 +22,8 @@ Service::~Service() {
 
 void Service::open() {
     manager_->open();
-    persist_ = std::make_unique<AutoPersist>(*manager_, PersistPolicy{settings_.persist_writes, settings_.persist_interval_s},
+    persist_ = std::make_unique<AutoPersist>(*manager_, PersistPolicy{settings_.persist_writes, settings_.persist_interval_s,
+                                                           settings_.persist_tail},
                                              clock_);
     router_ = std::make_unique<Router>(Services{*manager_, *users_, *reports_, *persist_}, *auth_);
 }

@@ -38,6 +38,7 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
     if (current) replace.expected_etag = current->etag;
     replace.metadata = old.metadata;
     replace.journal = cfg.durability.journal;
+    replace.partitions = cfg.durability.partitions;
     Progress progress("restore: upload");
     replace.progress = progress.callback();
     store::ObjectInfo info;
@@ -51,7 +52,7 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
     progress.finish();
     out << "Restored version " << version_id << " (" << human_bytes(old.size) << ") as the current snapshot of "
         << ctx.remote_url() << " (ETag " << info.etag << ")\n";
-    if (fs::file_size_or_negative(cfg.db_path) >= 0) {
+    if (fs::file_size_or_negative(cfg.db_path) >= 0 && !cfg.durability.journal) {
         out << "Note: the local database " << cfg.db_path.string()
             << " is based on the snapshot before the restore; its next persist will conflict. "
                "Remove it and its .k9state file to start from the restored snapshot.\n";

@@ -36,10 +36,12 @@ bool is_refused(duckdb_statement_type type) {
 
 }  // namespace
 
-// Reads print their rows; a text holding any write runs as one "sql" mutation (one
-// transaction, counted as a pending write).
-int run_sql(Context& ctx, const std::string& sql, std::ostream& out) {
+// Reads print their rows, on a copy that has read the whole journal first. A text
+// holding any write runs as one "sql" mutation (one transaction); in journal mode it
+// names the user whose data it changes (--user) and goes to that user's partition.
+int run_sql(Context& ctx, const std::string& sql, const std::string& user, std::ostream& out) {
     auto& manager = ctx.manager();
+    manager.refresh_all();
     auto& conn = manager.get_connection();
     auto statements = conn.prepare_all(sql);
     bool writes = false;
@@ -56,9 +58,13 @@ int run_sql(Context& ctx, const std::string& sql, std::ostream& out) {
         return kOk;
     }
     statements.clear();
-    const auto result = manager.apply({"sql", {{"sql", sql}}});
-    out << "OK, " << result.value("rows_changed", 0) << " row(s) changed; "
-        << manager.pending_writes() << " pending write(s) (k9db persist uploads them)\n";
+    const auto result = manager.apply({"sql", {{"sql", sql}}, user});
+    out << "OK, " << result.value("rows_changed", 0) << " row(s) changed; ";
+    if (manager.options().durability == db::Durability::Journal) {
+        out << "in the journal (partition " << manager.partition_of(user) << ")\n";
+    } else {
+        out << manager.pending_writes() << " pending write(s) (k9db persist uploads them)\n";
+    }
     return kOk;
 }
 

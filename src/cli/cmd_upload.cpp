@@ -93,6 +93,7 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
     if (remote) replace.expected_etag = remote->etag;
     replace.metadata = {{db::kMetaSeq, std::to_string(facts.seq)}, {db::kMetaSchema, std::to_string(facts.schema)}};
     replace.journal = ctx.config().durability.journal;
+    replace.partitions = ctx.config().durability.partitions;
     Progress progress("upload");
     replace.progress = progress.callback();
     store::ObjectInfo info;

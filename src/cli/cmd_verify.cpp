@@ -19,41 +19,58 @@ void print_summary(const Summary& s, std::ostream& out) {
     }
 }
 
-// The journal after the snapshot: every entry present (no hole), readable, and each seq
-// created once (seen on stores that keep versions). Returns false when it is damaged.
-bool verify_journal(Context& ctx, std::int64_t snapshot_seq, std::ostream& out) {
+// The journal after the snapshot: in every partition every entry present (no hole) and
+// readable, and each position created once (seen on stores that keep versions).
+// Returns false when it is damaged.
+bool verify_journal(Context& ctx, const std::optional<store::ObjectInfo>& snapshot, std::ostream& out) {
     const auto& cfg = ctx.config();
     db::Journal journal(ctx.store(), cfg.key);
     out << "Journal " << ctx.store().url_for(journal.prefix()) << "\n";
-    const std::int64_t after = std::max<std::int64_t>(snapshot_seq, 0);
-    const auto seqs = journal.list_after(after);
+    const auto seqs = snapshot ? db::snapshot_partition_seqs(*snapshot) : std::nullopt;
+    const auto listing = journal.list_all();
     bool ok = true;
-    if (const auto hole = db::first_hole(after, seqs)) {
-        out << "  DAMAGED: " << db::hole_message(ctx.remote_url(), *hole, after) << "\n";
-        ok = false;
-    }
+    std::size_t entries = 0, partitions_used = 0;
     int unreadable = 0;
-    for (const std::int64_t s : seqs) {
-        try {
-            journal.read(s);
-        } catch (const store::StoreError& e) {
-            if (e.is_not_found()) continue;  // pruned since the listing
-            if (unreadable++ < 5) out << "  DAMAGED: " << e.what() << "\n";
+    for (const auto& [partition, listed] : listing) {
+        if (partition < 0) {
+            out << "  " << listed.size() << " entr" << (listed.size() == 1 ? "y" : "ies")
+                << " of the single journal of older k9" << (seqs ? " (superseded; removed by a compaction)" : "")
+                << "\n";
+            continue;
+        }
+        const std::int64_t after =
+            seqs && partition < static_cast<int>(seqs->size()) ? (*seqs)[static_cast<std::size_t>(partition)] : 0;
+        std::vector<std::int64_t> above;
+        for (const auto s : listed) {
+            if (s > after) above.push_back(s);
+        }
+        if (const auto hole = db::first_hole(partition, after, above)) {
+            out << "  DAMAGED: " << db::hole_message(ctx.remote_url(), *hole, after) << "\n";
             ok = false;
         }
+        for (const auto s : above) {
+            try {
+                journal.read(partition, s);
+            } catch (const store::StoreError& e) {
+                if (unreadable++ < 5) out << "  DAMAGED: " << e.what() << "\n";
+                ok = false;
+            }
+        }
+        entries += above.size();
+        if (!above.empty()) ++partitions_used;
     }
-    const auto doubled = journal.doubly_owned(0);
+    const auto doubled = journal.doubly_owned();
     if (!doubled.empty()) {
-        out << "  DAMAGED: seq(s)";
-        for (const auto s : doubled) out << " " << s;
+        out << "  DAMAGED: entries (partition/seq)";
+        for (const auto& d : doubled) out << " " << d.partition << "/" << d.seq;
         out << " were created by two writers (the store did not hold If-None-Match: *); the writes of the "
                "overwritten versions are missing\n";
         ok = false;
     }
     if (ok) {
-        out << "  ok: " << seqs.size() << " entr" << (seqs.size() == 1 ? "y" : "ies") << " after the snapshot's seq "
-            << after << (seqs.empty() ? "" : ", " + std::to_string(seqs.front()) + " to " + std::to_string(seqs.back()))
-            << ", all readable\n";
+        out << "  ok: " << entries << " entr" << (entries == 1 ? "y" : "ies") << " after the snapshot in "
+            << partitions_used << " of " << (seqs ? std::to_string(seqs->size()) : std::string("?"))
+            << " partitions, all readable\n";
     }
     return ok;
 }
@@ -67,7 +84,7 @@ int run_verify(Context& ctx, std::ostream& out) {
     const auto& cfg = ctx.config();
     bool damaged = false;
     std::optional<Summary> local, remote;
-    std::int64_t snapshot_seq = 0;
+    std::optional<store::ObjectInfo> snapshot;
 
     out << "Local " << cfg.db_path.string() << "\n";
     if (fs::file_size_or_negative(cfg.db_path) < 0) {
@@ -91,7 +108,7 @@ int run_verify(Context& ctx, std::ostream& out) {
         const stdfs::path dir = cfg.db_path.parent_path();
         auto fetched = db::fetch_snapshot(ctx.store(), cfg.key, dir);
         remote = db::summarize_tables(fetched.file.path());
-        snapshot_seq = db::snapshot_seq(fetched.info);
+        snapshot = fetched.info;
         out << "  ok: " << human_bytes(fetched.info.size) << ", ETag " << fetched.info.etag
             << (fetched.info.checksum.empty() ? ", no k9 checksum (not uploaded by k9)"
                                               : ", checksum matches")
@@ -109,7 +126,7 @@ int run_verify(Context& ctx, std::ostream& out) {
 
     if (cfg.durability.journal) {
         try {
-            if (!verify_journal(ctx, snapshot_seq, out)) damaged = true;
+            if (!verify_journal(ctx, snapshot, out)) damaged = true;
         } catch (const store::StoreError& e) {
             out << "  UNREACHABLE: " << e.what() << "\n";
             damaged = true;

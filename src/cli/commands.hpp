@@ -19,7 +19,7 @@ int run_upload(Context& ctx, const std::filesystem::path& file, bool force, std:
 int run_manager(Context& ctx, std::ostream& out);
 int run_status(Context& ctx, bool as_json, std::ostream& out);
 int run_persist(Context& ctx, std::ostream& out);
-int run_sql(Context& ctx, const std::string& sql, std::ostream& out);
+int run_sql(Context& ctx, const std::string& sql, const std::string& user, std::ostream& out);
 int run_verify(Context& ctx, std::ostream& out);
 int run_versions(Context& ctx, std::ostream& out);
 int run_token(Context& ctx, const std::string& user, long ttl_seconds, std::ostream& out);

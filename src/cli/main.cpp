@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
     auto* sql = app.add_subcommand("sql", "Run SQL on the managed database (writes count as pending)");
     std::string query;
     sql->add_option("QUERY", query, "SQL text")->required();
+    std::string sql_user;
+    sql->add_option("--user", sql_user,
+                    "The user whose data a write changes (journal mode: its partition of the journal)");
     auto* verify = app.add_subcommand("verify", "Check the local database and the snapshot");
     auto* versions = app.add_subcommand("versions", "List the snapshot's versions (id, time, size)");
     auto* restore = app.add_subcommand("restore", "Make an earlier version the current snapshot");
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
         if (manager || all) step(run_manager(ctx, out));
         if (status->parsed()) step(run_status(ctx, status_json, out));
         if (persist->parsed()) step(run_persist(ctx, out));
-        if (sql->parsed()) step(run_sql(ctx, query, out));
+        if (sql->parsed()) step(run_sql(ctx, query, sql_user, out));
         if (verify->parsed()) step(run_verify(ctx, out));
         if (versions->parsed()) step(run_versions(ctx, out));
         if (restore->parsed()) step(run_restore(ctx, version_id, out));

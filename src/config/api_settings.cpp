@@ -85,6 +85,9 @@ ApiSettings load_api_settings(const EnvLookup& env) {
     if (auto v = get(env, "K9_PERSIST_INTERVAL")) {
         a.persist_interval_s = static_cast<int>(number("K9_PERSIST_INTERVAL", *v, 0, 86400));
     }
+    if (auto v = get(env, "K9_PERSIST_TAIL")) {
+        a.persist_tail = static_cast<int>(number("K9_PERSIST_TAIL", *v, 0, 1000000));
+    }
     if (auto v = get(env, "K9_MAX_BODY_BYTES")) {
         a.max_body_bytes = static_cast<std::size_t>(number("K9_MAX_BODY_BYTES", *v, 1024, 64ll << 20));
     }
@@ -107,9 +110,12 @@ DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Se
     if (auto v = get(env, "K9_JOURNAL_RETENTION")) d.retention_s = journal_retention(*v);
     if (auto v = get(env, "K9_MAX_STALENESS_MS")) d.max_staleness_ms = number("K9_MAX_STALENESS_MS", *v, 0, 86400000);
     if (auto v = get(env, "K9_JOURNAL_MAX_BATCH")) d.max_batch = static_cast<std::size_t>(number("K9_JOURNAL_MAX_BATCH", *v, 1, 10000));
+    if (auto v = get(env, "K9_JOURNAL_PARTITIONS")) d.partitions = static_cast<int>(number("K9_JOURNAL_PARTITIONS", *v, 1, 256));
     if (d.journal) {
         note("K9_JOURNAL_RETENTION", std::to_string(d.retention_s) + " s", get(env, "K9_JOURNAL_RETENTION").has_value());
         note("K9_MAX_STALENESS_MS", std::to_string(d.max_staleness_ms), get(env, "K9_MAX_STALENESS_MS").has_value());
+        note("K9_JOURNAL_PARTITIONS", std::to_string(d.partitions) + " (for a new journal)",
+             get(env, "K9_JOURNAL_PARTITIONS").has_value());
     }
     return d;
 }

@@ -84,7 +84,9 @@ S3Settings load_s3_settings(const EnvLookup& env, std::vector<Setting>* settings
 //   K9_COGNITO_USER_POOL_ID  a Cognito user pool: tokens must come from it (issuer), keys
 //                            from its JWKS (K9_JWKS_FILE, or fetched from Cognito)
 //   K9_JWT_AUDIENCE          accepted app client ids, comma-separated (aud / client_id)
-//   K9_PERSIST_WRITES (10), K9_PERSIST_INTERVAL (300 s): automatic persistence
+//   K9_PERSIST_WRITES (10; journal 1000), K9_PERSIST_INTERVAL (300 s): automatic persistence
+//   K9_PERSIST_TAIL (128): journal mode, compact when one partition has this many entries
+//                          beyond the snapshot (a cold start's first read of it fetches them)
 //   K9_MAX_BODY_BYTES (1 MiB): larger request bodies get 413
 struct ApiSettings {
     std::optional<std::string> jwt_secret;
@@ -93,6 +95,7 @@ struct ApiSettings {
     std::vector<std::string> audiences;
     int persist_writes = 10;
     int persist_interval_s = 300;
+    int persist_tail = 128;
     std::size_t max_body_bytes = 1u << 20;
 };
 
@@ -110,14 +113,17 @@ inline constexpr std::int64_t kMinJournalRetentionS = 60;
 //                         acknowledged; snapshot: writes wait in the local file for a persist
 //   K9_JOURNAL_RETENTION  seconds a snapshot must exist before the journal entries it covers
 //                         are removed (default 3600; at least 60, kMinJournalRetentionS)
-//   K9_MAX_STALENESS_MS   how old this copy's view of the journal may be when a request is
-//                         served (default 0: one LIST per request)
+//   K9_MAX_STALENESS_MS   how old this copy's view of a user's partition of the journal may
+//                         be when a request reads it (default 0: one GET per read)
 //   K9_JOURNAL_MAX_BATCH  writes per journal entry, group commit (default 256; 1: none)
+//   K9_JOURNAL_PARTITIONS partitions of a journal made from now on (default 64, 1-256);
+//                         an existing journal keeps its own count
 struct DurabilitySettings {
     bool journal = true;
     std::int64_t retention_s = 3600;
     std::int64_t max_staleness_ms = 0;
     std::size_t max_batch = 256;
+    int partitions = 64;
 };
 
 DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Setting>* settings = nullptr);

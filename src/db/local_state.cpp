@@ -45,6 +45,7 @@ std::optional<LocalState> LocalState::load(const std::filesystem::path& db_path)
         if (!j.at("base_etag").is_null()) s.base_etag = j.at("base_etag").get<std::string>();
         s.base_seq = j.value("base_seq", std::int64_t{0});
         s.base_schema = j.value("base_schema", 0);
+        s.base_seqs = j.value("base_seqs", "");
         if (j.contains("last_persist") && !j["last_persist"].is_null()) {
             s.last_persist = j["last_persist"].get<std::int64_t>();
         }
@@ -66,6 +67,7 @@ void LocalState::save(const std::filesystem::path& db_path) const {
         {"base_etag", opt(base_etag)},
         {"base_seq", base_seq},
         {"base_schema", base_schema},
+        {"base_seqs", base_seqs},
         {"last_persist", opt(last_persist)},
         {"last_download", opt(last_download)},
     };

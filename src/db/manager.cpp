@@ -4,14 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <future>
-#include <thread>
+#include <numeric>
 
 #include "common/checksum.hpp"
 #include "common/crash_point.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
+#include "db/journal_upgrade.hpp"
 #include "db/migrations.hpp"
 #include "db/snapshot.hpp"
 #include "db/sql_determinism.hpp"
@@ -24,6 +24,8 @@ using store::StoreError;
 
 namespace {
 
+constexpr int kColdStartRounds = 3;  // another container's upgrade won: start again
+
 std::string sibling(const stdfs::path& db_path, std::string_view suffix) {
     return db_path.string() + std::string(suffix);
 }
@@ -31,26 +33,6 @@ std::string sibling(const stdfs::path& db_path, std::string_view suffix) {
 std::uint64_t size_or_zero(const stdfs::path& p) {
     const std::int64_t n = fs::file_size_or_negative(p);
     return n < 0 ? 0 : static_cast<std::uint64_t>(n);
-}
-
-// CHECKPOINT, waiting out DuckDB's "other write transactions active": a transaction that
-// committed while a reader was open can hold DuckDB's checkpoint lock until that reader
-// finishes. The caller holds write_mutex_, so k9 starts no write meanwhile and the wait is
-// short; after about two seconds the error goes up and the persist fails (and is retried).
-void checkpoint(duck::Connection& conn) {
-    constexpr int kAttempts = 12;  // 1 + 2 + 4 + ... + 1024 ms, about 2 s in all
-    for (int attempt = 0;; ++attempt) {
-        try {
-            conn.execute("CHECKPOINT");
-            return;
-        } catch (const duck::Error& e) {
-            if (attempt + 1 >= kAttempts || std::string_view(e.what()).find("other write transactions") ==
-                                                    std::string_view::npos) {
-                throw;
-            }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
-    }
 }
 
 // Temp files k9 makes beside the database (downloads, snapshot copies, state files) that
@@ -78,6 +60,13 @@ void move_aside(const stdfs::path& db_path, Micros now) {
     log::warning("Moved the unusable local database aside", {{"path", db_path.string() + suffix}});
 }
 
+void remove_local_file(const stdfs::path& db_path) {
+    for (const std::string ext : {"", ".wal"}) {
+        std::error_code ec;
+        stdfs::remove(db_path.string() + ext, ec);
+    }
+}
+
 nlohmann::json opt_time(const std::optional<std::int64_t>& t) {
     return t ? nlohmann::json(format_iso8601(*t)) : nlohmann::json(nullptr);
 }
@@ -91,24 +80,28 @@ nlohmann::json warnings_json(const std::vector<HealthIssue>& warnings) {
 }  // namespace
 
 nlohmann::json ManagerStatus::to_json() const {
-    return {{"durability", durability},
-            {"last_refresh", opt_time(last_refresh)},
-            {"refresh_lag_ms", refresh_lag_ms ? nlohmann::json(*refresh_lag_ms) : nlohmann::json(nullptr)},
-            {"db_path", db_path},
-            {"local_bytes", local_bytes},
-            {"remote", remote},
-            {"origin", origin},
-            {"remote_etag", base_etag ? nlohmann::json(*base_etag) : nlohmann::json(nullptr)},
-            {"schema_version", schema_version},
-            {"seq", seq},
-            {"persisted_seq", base_seq},
-            {"pending_writes", pending_writes},
-            {"snapshot_seq", base_seq},
-            {"last_persist", opt_time(last_persist)},
-            {"last_download", opt_time(last_download)},
-            {"problem", problem ? nlohmann::json{{"code", problem->code}, {"message", problem->hint}}
-                                : nlohmann::json(nullptr)},
-            {"warnings", warnings_json(warnings)}};
+    nlohmann::json j = {{"durability", durability},
+                        {"last_refresh", opt_time(last_refresh)},
+                        {"refresh_lag_ms", refresh_lag_ms ? nlohmann::json(*refresh_lag_ms) : nlohmann::json(nullptr)},
+                        {"db_path", db_path},
+                        {"local_bytes", local_bytes},
+                        {"remote", remote},
+                        {"origin", origin},
+                        {"remote_etag", base_etag ? nlohmann::json(*base_etag) : nlohmann::json(nullptr)},
+                        {"schema_version", schema_version},
+                        {"seq", seq},
+                        {"snapshot_seq", base_seq},
+                        {"pending_writes", pending_writes},
+                        {"last_persist", opt_time(last_persist)},
+                        {"last_download", opt_time(last_download)},
+                        {"problem", problem ? nlohmann::json{{"code", problem->code}, {"message", problem->hint}}
+                                            : nlohmann::json(nullptr)},
+                        {"warnings", warnings_json(warnings)}};
+    if (durability == "journal") {
+        j["partitions"] = partitions;
+        j["longest_tail"] = longest_tail;
+    }
+    return j;
 }
 
 void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options) {
@@ -116,61 +109,53 @@ void apply_durability(const config::DurabilitySettings& settings, ManagerOptions
     options.journal_retention_s = settings.retention_s;
     options.max_staleness_ms = settings.max_staleness_ms;
     options.max_batch = settings.max_batch;
-}
-
-std::map<std::string, std::string> DatabaseManager::duckdb_options(const stdfs::path& db_path) {
-    const stdfs::path dir = db_path.parent_path().empty() ? stdfs::path(".") : db_path.parent_path();
-    // On Lambda HOME is unset and only /tmp is writable: say where DuckDB may write.
-    return {{"home_directory", dir.string()},
-            {"temp_directory", sibling(db_path, ".tmp")},
-            {"autoinstall_known_extensions", "false"},
-            {"autoload_known_extensions", "false"}};
+    options.partitions = settings.partitions;
 }
 
 DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::ObjectStore> store)
-    : options_(std::move(options)), store_(std::move(store)) {
-    if (options_.db_path.is_relative()) options_.db_path = stdfs::absolute(options_.db_path);
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      db_(options_.db_path.is_relative() ? stdfs::absolute(options_.db_path) : options_.db_path) {
+    options_.db_path = db_.path();
     if (options_.writer_id.empty()) options_.writer_id = new_uuid_v7(system_now() / 1000);
     if (options_.max_batch == 0) options_.max_batch = 1;
-    if (options_.durability == Durability::Journal) journal_ = std::make_unique<Journal>(*store_, options_.key);
+    if (options_.partitions < 1 || options_.partitions > kMaxPartitions) options_.partitions = kDefaultPartitions;
+    if (options_.durability == Durability::Journal) {
+        JournalHost& host = *this;
+        journal_ = std::make_unique<PartitionedJournal>(
+            *store_, options_.key, db_, health_,
+            JournalSettings{options_.journal_retention_s, options_.max_staleness_ms, options_.max_batch,
+                            options_.writer_id},
+            host);
+        compactor_ = std::make_unique<Compactor>(
+            *store_, options_.key, db_, *journal_, health_,
+            CompactorSettings{options_.journal_retention_s, options_.writer_id, options_.upload_progress},
+            [this] { reload(); });
+    }
 }
 
-DatabaseManager::~DatabaseManager() { close(); }
-
-void DatabaseManager::close() {
-    close_local();
+DatabaseManager::~DatabaseManager() {
+    db_.close();
     process_lock_.reset();
 }
 
-void DatabaseManager::close_local() {
-    std::lock_guard lock(pool_mutex_);
-    idle_.clear();
-    conn_.reset();
-    db_.reset();
-}
-
-void DatabaseManager::open_local() {
-    const stdfs::path& path = options_.db_path;
-    db_ = std::make_unique<duck::Database>(path, duckdb_options(path));
-    conn_ = std::make_unique<duck::Connection>(*db_);
-    seq_ = read_seq(*conn_);
-    migrate(*conn_);
-    schema_ = schema_version(*conn_);
-}
-
-bool DatabaseManager::is_open() const { return db_ != nullptr; }
+bool DatabaseManager::is_open() const { return db_.is_open(); }
 
 void DatabaseManager::open() {
     std::lock_guard lock(open_mutex_);
-    if (db_) return;
+    if (db_.is_open() || unusable_) return;
     cold_start();
 }
 
 duck::Connection& DatabaseManager::get_connection() {
     open();
     ensure_usable();
-    return *conn_;
+    return db_.own_connection();
 }
+
+int DatabaseManager::partition_of(const std::string& owner) const { return db::partition_of(owner, db_.partitions()); }
+
+// ---- Cold start -------------------------------------------------------------------------
 
 void DatabaseManager::cold_start() {
     const double started = monotonic_ms();
@@ -183,7 +168,6 @@ void DatabaseManager::cold_start() {
                              " is in use by another k9 process; stop it or set K9_DB_PATH to "
                              "another file");
     }
-
     remove_stale_temp_files(path);
 
     std::optional<LocalState> state;
@@ -193,9 +177,8 @@ void DatabaseManager::cold_start() {
         throw ColdStartError(e.what());
     }
     if (state && state->remote != remote) {
-        throw ColdStartError("the local database " + path.string() + " belongs to " +
-                             state->remote + ", not " + remote +
-                             "; set K9_DB_PATH to another file, or remove it (and " +
+        throw ColdStartError("the local database " + path.string() + " belongs to " + state->remote + ", not " +
+                             remote + "; set K9_DB_PATH to another file, or remove it (and " +
                              LocalState::path_for(path).string() + ") to start from " + remote);
     }
 
@@ -206,102 +189,121 @@ void DatabaseManager::cold_start() {
         if (probe.valid()) probe.get();
     };
 
-    const bool local_exists = ::access(path.c_str(), F_OK) == 0;
     std::string source;
-    if (local_exists && has_duckdb_magic(path)) {
-        source = "local";
-        if (!state) {
-            log::warning("The local database has no k9 state file: its origin is unknown, so it "
-                         "will only be persisted where no remote database exists yet",
-                         {{"path", path.string()}});
-            state = LocalState{remote, LocalState::Origin::Unknown, std::nullopt, 0, 0, {}, {}};
-        }
-    } else {
-        if (local_exists) {
-            log::warning("The local file is not a DuckDB database; downloading a fresh copy",
-                         {{"path", path.string()}});
-        }
-        try {
-            // No separate DuckDB open of the temp file: the real open below checks it.
-            const double download_started = monotonic_ms();
-            FetchedSnapshot fetched = fetch_snapshot(*store_, options_.key, path.parent_path(),
-                                                     options_.download_progress, false);
-            obs::metrics().duration_ms(obs::kDownloadDurationMs, monotonic_ms() - download_started);
-            if (local_exists) move_aside(path, options_.clock());
-            install_snapshot(fetched, path);
-            // Saved once it is open (with its seq and schema). A crash before that leaves a
-            // file of unknown origin, which persist treats conservatively: never an overwrite.
-            state = LocalState{remote, LocalState::Origin::Downloaded, fetched.info.etag, 0, 0,
-                               {}, options_.clock()};
-            source = "downloaded";
-        } catch (const fs::IoError& e) {
-            probe_verdict();
-            obs::metrics().count(obs::kDatabaseDownloadFailures);
-            const bool full = e.errno_value() == ENOSPC || e.errno_value() == EDQUOT;
-            log::error("Failed to write the downloaded database", {{"path", path.string()}, {"error", e.what()}});
-            throw ColdStartError("cannot start: " + (full ? disk_full_message(e) : std::string(e.what())) +
-                                 ". No local database was created or changed.");
-        } catch (const StoreError& e) {
-            if (!e.is_not_found()) {
+    std::optional<store::ObjectInfo> snapshot;
+    for (int round = 0;; ++round) {
+        const Instant fetched_at = Instant::now();
+        const bool local_exists = ::access(path.c_str(), F_OK) == 0;
+        if (local_exists && has_duckdb_magic(path)) {
+            source = "local";
+            if (!state) {
+                log::warning("The local database has no k9 state file: its origin is unknown, so it "
+                             "will only be persisted where no remote database exists yet",
+                             {{"path", path.string()}});
+                state = LocalState{remote, LocalState::Origin::Unknown, std::nullopt, 0, 0, {}, {}, {}};
+            }
+        } else {
+            if (local_exists) {
+                log::warning("The local file is not a DuckDB database; downloading a fresh copy", {{"path", path.string()}});
+            }
+            try {
+                // No separate DuckDB open of the temp file: the real open below checks it.
+                const double download_started = monotonic_ms();
+                FetchedSnapshot fetched = fetch_snapshot(*store_, options_.key, path.parent_path(),
+                                                         options_.download_progress, false);
+                obs::metrics().duration_ms(obs::kDownloadDurationMs, monotonic_ms() - download_started);
+                if (local_exists) move_aside(path, options_.clock());
+                install_snapshot(fetched, path);
+                snapshot = fetched.info;
+                // Saved once it is open (with its seq and schema). A crash before that leaves a
+                // file of unknown origin, which persist treats conservatively: never an overwrite.
+                state = LocalState{remote, LocalState::Origin::Downloaded, fetched.info.etag, 0, 0, {}, options_.clock(), {}};
+                source = "downloaded";
+            } catch (const fs::IoError& e) {
                 probe_verdict();
                 obs::metrics().count(obs::kDatabaseDownloadFailures);
-                log::error("Failed to download from " + store_->display_name() + ": " + e.what(),
-                           {{"remote", remote}, {"error_kind", store::to_string(e.kind())}});
-                throw ColdStartError("cannot start: downloading " + remote + " failed: " + e.what() +
-                                     ". No local database was created; fix the cause and retry.");
+                const bool full = e.errno_value() == ENOSPC || e.errno_value() == EDQUOT;
+                log::error("Failed to write the downloaded database", {{"path", path.string()}, {"error", e.what()}});
+                throw ColdStartError("cannot start: " + (full ? disk_full_message(e) : std::string(e.what())) +
+                                     ". No local database was created or changed.");
+            } catch (const StoreError& e) {
+                if (!e.is_not_found()) {
+                    probe_verdict();
+                    obs::metrics().count(obs::kDatabaseDownloadFailures);
+                    log::error("Failed to download from " + store_->display_name() + ": " + e.what(),
+                               {{"remote", remote}, {"error_kind", store::to_string(e.kind())}});
+                    throw ColdStartError("cannot start: downloading " + remote + " failed: " + e.what() +
+                                         ". No local database was created; fix the cause and retry.");
+                }
+                log::warning("Database not found in " + store_->display_name() + ": " + remote);
+                log::info("Will create new database locally", {{"path", path.string()}});
+                if (local_exists) move_aside(path, options_.clock());
+                state = LocalState{remote, LocalState::Origin::Created, std::nullopt, 0, 0, {}, {}, {}};
+                state->save(path);  // before the file exists: a crash leaves no orphan of unknown origin
+                source = "created";
             }
-            log::warning("Database not found in " + store_->display_name() + ": " + remote);
-            log::info("Will create new database locally", {{"path", path.string()}});
-            if (local_exists) move_aside(path, options_.clock());
-            state = LocalState{remote, LocalState::Origin::Created, std::nullopt, 0, 0, {}, {}};
-            state->save(path);  // before the file exists: a crash leaves no orphan of unknown origin
-            source = "created";
         }
-    }
 
-    std::unique_ptr<duck::Database> db;
-    std::unique_ptr<duck::Connection> conn;
-    try {
-        db = std::make_unique<duck::Database>(path, duckdb_options(path));
-        conn = std::make_unique<duck::Connection>(*db);
-    } catch (const duck::Error& e) {
-        if (source == "downloaded") {
-            // Checksum and magic were right, yet DuckDB refuses the file: keep it aside.
-            obs::metrics().count(obs::kDatabaseDownloadFailures);
-            move_aside(path, options_.clock());
-            std::error_code ec;
-            stdfs::remove(LocalState::path_for(path), ec);
-            throw ColdStartError("cannot start: " + remote + " cannot be opened by DuckDB (" +
-                                 e.what() + "); it was moved aside. Restore a good version.");
-        }
-        throw ColdStartError(e.what());
-    }
-    const int schema_before = schema_version(*conn);
-    if (source == "downloaded") {
-        state->base_seq = read_seq(*conn);
-        state->base_schema = schema_before;
-        state->save(path);
-    }
-    migrate(*conn);  // SchemaTooNew: the database is left as it is
-    const int schema_now = schema_version(*conn);
-    probe_verdict();
-
-    seq_ = read_seq(*conn);
-    schema_ = schema_now;
-    process_lock_ = std::move(lock);
-    state_ = *state;
-    db_ = std::move(db);
-    conn_ = std::move(conn);
-    if (journal_) {
-        // Snapshot + every later journal entry: the state all acknowledged writes made.
-        std::lock_guard write_lock(write_mutex_);
         try {
-            catch_up_locked();
+            db_.open();
+        } catch (const duck::Error& e) {
+            if (source == "downloaded") {
+                // Checksum and magic were right, yet DuckDB refuses the file: keep it aside.
+                obs::metrics().count(obs::kDatabaseDownloadFailures);
+                move_aside(path, options_.clock());
+                std::error_code ec;
+                stdfs::remove(LocalState::path_for(path), ec);
+                throw ColdStartError("cannot start: " + remote + " cannot be opened by DuckDB (" + e.what() +
+                                     "); it was moved aside. Restore a good version.");
+            }
+            throw ColdStartError(e.what());
+        }
+        probe_verdict();
+        if (!journal_) break;
+        try {
+            if (source == "local" && db_.partitions() == 0) {
+                // A file from before partitions (or snapshot mode): keep it aside, load the snapshot.
+                db_.close();
+                move_aside(path, options_.clock());
+                state.reset();
+                continue;
+            }
+            if (source == "local" || settle_partitions(snapshot)) {
+                // Cold start reads nothing of the journal: each partition catches up when
+                // first used. A reused local file may be far behind: its first use checks.
+                journal_->loaded(source == "local" ? Instant{} : fetched_at);
+                break;
+            }
         } catch (const std::exception& e) {
-            close();
-            log::error("Cold start failed while reading the journal", {{"remote", remote}, {"error", e.what()}});
+            db_.close();
+            log::error("Cold start failed while settling the journal", {{"remote", remote}, {"error", e.what()}});
             throw ColdStartError(std::string("cannot start: ") + e.what());
         }
+        // Another container's upgrade won, or the local file predates partitions: load
+        // the snapshot again.
+        db_.close();
+        remove_local_file(path);
+        state.reset();
+        snapshot.reset();
+        if (round + 1 >= kColdStartRounds) {
+            throw ColdStartError("cannot start: the snapshot of " + remote + " kept changing during the cold start; retry");
+        }
+    }
+
+    if (source != "local") {
+        state->base_seq = db_.total_seq();
+        state->base_schema = db_.schema();
+        state->base_seqs = journal_ ? encode_seqs(db_.partition_seqs()) : "";
+        if (snapshot) {
+            state->origin = LocalState::Origin::Downloaded;
+            state->base_etag = snapshot->etag;
+        }
+        state->save(path);
+    }
+    process_lock_ = std::move(lock);
+    {
+        std::lock_guard state_lock(state_mutex_);
+        state_ = *state;
     }
     const double cold_start_ms = monotonic_ms() - started;
     obs::metrics().duration_ms(obs::kColdStartDurationMs, cold_start_ms);
@@ -310,17 +312,35 @@ void DatabaseManager::cold_start() {
                                  {"path", path.string()},
                                  {"remote", remote},
                                  {"bytes", size_or_zero(path)},
-                                 {"schema_version", schema_now},
+                                 {"schema_version", db_.schema()},
                                  {"duration_ms", cold_start_ms}});
 }
 
-std::int64_t DatabaseManager::read_seq(duck::Connection& conn) {
-    auto exists = conn.query(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'k9_meta'");
-    if (exists.int64(0, 0) == 0) return 0;
-    auto r = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
-    return r.rows() == 0 ? 0 : r.int64(0, 0);
+bool DatabaseManager::settle_partitions(std::optional<store::ObjectInfo>& snapshot) {
+    if (snapshot) {
+        if (const auto n = snapshot_partitions(*snapshot)) {
+            if (db_.partitions() == 0) {
+                // Made outside k9's journal but marked for it: the metadata's seqs hold.
+                db_.init_partitions(snapshot_partition_seqs(*snapshot).value_or(PartitionSeqs(static_cast<std::size_t>(*n), 0)));
+            }
+            if (db_.partitions() != *n) {
+                throw std::runtime_error(remote_url() + " says its journal has " + std::to_string(*n) +
+                                         " partitions but the file holds " + std::to_string(db_.partitions()) +
+                                         "; restore a good version");
+            }
+            return true;
+        }
+    }
+    // The single journal of older k9, a snapshot uploaded by hand, or a new database.
+    UpgradeOptions upgrade{options_.partitions, options_.writer_id,
+                           [this](const std::string& name) -> const MutationFn& { return mutation_fn(name); }};
+    const UpgradeResult r = upgrade_to_partitions(*store_, options_.key, db_, snapshot, upgrade);
+    if (!r.uploaded) return false;
+    snapshot = r.snapshot;  // the file now equals the snapshot it uploaded
+    return true;
 }
+
+// ---- Writes and reads -------------------------------------------------------------------
 
 const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
     static const MutationFn sql_fn = apply_sql_mutation;
@@ -332,56 +352,96 @@ const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
 nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
     open();
     ensure_usable();
-    const MutationFn& fn = mutation_fn(mutation.name);
-    if (journal_) {
-        if (mutation.name == "sql") {
-            const std::string sql = mutation.params.value("sql", "");
-            if (auto call = nondeterministic_call(sql)) {
-                throw std::invalid_argument(
-                    "refused: the statement uses " + *call + "(), whose value differs every time it runs. "
-                    "In journal mode (K9_DURABILITY=journal) each write is replayed from its text on the other "
-                    "copies of the database, so it must be deterministic: write the value as a literal instead");
-            }
-        }
-        return apply_journaled(mutation);
+    mutation_fn(mutation.name);  // unknown names are refused before anything happens
+    if (!journal_) return apply_snapshot_mode(mutation);
+    if (mutation.owner.empty()) {
+        throw std::invalid_argument(
+            "refused: a write must name the user whose data it changes (k9db sql --user ID): in journal mode "
+            "(K9_DURABILITY=journal) each user's writes go to one partition of the journal, and a write of "
+            "the whole database has no partition. Run one statement per user, or replace the whole database "
+            "with k9db --upload --file DB --force");
     }
-    std::lock_guard lock(write_mutex_);
-    ensure_usable_locked();
-    duck::Transaction tx(*conn_);
-    nlohmann::json result = fn(*conn_, mutation.params);
-    conn_->prepared("UPDATE k9_meta SET value = value + 1 WHERE name = 'seq'").execute();
+    if (mutation.name == "sql") {
+        const std::string sql = mutation.params.value("sql", "");
+        if (auto call = nondeterministic_call(sql)) {
+            throw std::invalid_argument(
+                "refused: the statement uses " + *call + "(), whose value differs every time it runs. "
+                "In journal mode (K9_DURABILITY=journal) each write is replayed from its text on the other "
+                "copies of the database, so it must be deterministic: write the value as a literal instead");
+        }
+    }
+    return journal_->apply(mutation);
+}
+
+nlohmann::json DatabaseManager::apply_snapshot_mode(const Mutation& mutation) {
+    std::lock_guard lock(snapshot_write_mutex_);
+    std::shared_lock gate(db_.write_gate());
+    LocalDatabase::Lease lease(db_);
+    duck::Connection& conn = lease.conn();
+    duck::Transaction tx(conn);
+    nlohmann::json result = mutation_fn(mutation.name)(conn, mutation.params);
+    LocalDatabase::count_write(conn);
     try {
         tx.commit();
     } catch (const std::exception& e) {
         // Not acknowledged; DuckDB may be left unusable (a failed WAL write): reopen it.
-        throw mark_local_unusable(std::string("committing a write to the local database failed: ") + e.what());
+        throw local_failure(std::string("committing a write to the local database failed: ") + e.what());
     }
-    ++seq_;  // the same count the database now holds, without asking it
+    db_.note_write();
     return result;
 }
 
-DatabaseManager::SnapshotCopy DatabaseManager::snapshot_copy() {
-    const stdfs::path& path = options_.db_path;
-    SnapshotCopy copy;
-    // No write may commit between CHECKPOINT and the end of the copy.
-    std::lock_guard write_lock(write_mutex_);
-    copy.seq = seq_;
-    copy.schema = schema_;
-    // Recent commits live in <db>.wal; CHECKPOINT writes them into the file.
-    checkpoint(*conn_);
-    if (size_or_zero(sibling(path, ".wal")) > 0) {
-        throw std::runtime_error("CHECKPOINT left commits in " + sibling(path, ".wal") +
-                                 "; refusing to upload a snapshot that would miss them");
-    }
-    copy.file.emplace(path.parent_path(), path.filename().string() + ".snapshot");
-    fs::copy_into(path, copy.file->fd(), copy.file->path());
-    return copy;
+void DatabaseManager::refresh(const std::string& owner) {
+    if (!journal_) return;
+    open();
+    ensure_usable();
+    journal_->refresh(partition_of(owner));
 }
+
+void DatabaseManager::refresh_all() {
+    if (!journal_) return;
+    open();
+    ensure_usable();
+    journal_->refresh_all();
+}
+
+// ---- Persist ----------------------------------------------------------------------------
 
 PersistResult DatabaseManager::persist_to_s3() {
     open();
     ensure_usable();
     std::lock_guard persist_lock(persist_mutex_);
+    return journal_ ? compact() : persist_snapshot_mode();
+}
+
+void DatabaseManager::remember_snapshot(const store::ObjectInfo& info, std::int64_t seq, const PartitionSeqs& seqs,
+                                        int schema, bool persisted) {
+    std::lock_guard lock(state_mutex_);
+    state_.base_etag = info.etag;
+    state_.base_seq = seq;
+    state_.base_seqs = journal_ ? encode_seqs(seqs) : "";
+    state_.base_schema = schema;
+    if (persisted) state_.last_persist = options_.clock();
+    state_.save(options_.db_path);
+}
+
+PersistResult DatabaseManager::compact() {
+    const double started = monotonic_ms();
+    const Compaction c = compactor_->compact();
+    const std::int64_t total = std::accumulate(c.seqs.begin(), c.seqs.end(), std::int64_t{0});
+    if (!c.seqs.empty()) remember_snapshot(c.snapshot, total, c.seqs, c.schema, c.uploaded);
+    PersistResult result{c.uploaded, c.snapshot.etag, c.seqs.empty() ? db_.total_seq() : total,
+                         c.uploaded ? c.snapshot.size : 0, monotonic_ms() - started};
+    if (c.uploaded) {
+        obs::metrics().duration_ms(obs::kPersistDurationMs, result.duration_ms);
+        obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(c.snapshot.size), obs::Unit::Bytes);
+        log::info("Uploaded a snapshot", {{"remote", remote_url()}, {"seq", total}, {"etag", c.snapshot.etag},
+                                          {"bytes", c.snapshot.size}, {"duration_ms", result.duration_ms}});
+    }
+    return result;
+}
+
+PersistResult DatabaseManager::persist_snapshot_mode() {
     const double started = monotonic_ms();
     const stdfs::path& path = options_.db_path;
     LocalState state;
@@ -389,25 +449,22 @@ PersistResult DatabaseManager::persist_to_s3() {
         std::lock_guard lock(state_mutex_);
         state = state_;
     }
-
-    if (journal_) return compact();
-    if (state.base_etag && seq_ == state.base_seq && schema_ == state.base_schema) {
-        log::info("Nothing to persist", {{"remote", remote_url()}, {"seq", seq_.load()}});
-        return PersistResult{false, *state.base_etag, seq_, 0, monotonic_ms() - started};
+    if (state.base_etag && db_.seq() == state.base_seq && db_.schema() == state.base_schema) {
+        log::info("Nothing to persist", {{"remote", remote_url()}, {"seq", db_.seq()}});
+        return PersistResult{false, *state.base_etag, db_.seq(), 0, monotonic_ms() - started};
     }
-    SnapshotCopy copy = snapshot_copy();
-    const std::int64_t seq = copy.seq;
-    const int schema = copy.schema;
-    std::optional<fs::TempFile> snapshot = std::move(copy.file);
-
+    LocalDatabase::SnapshotCopy copy = [&] {
+        std::lock_guard write_lock(snapshot_write_mutex_);
+        return db_.copy_for_snapshot();
+    }();
     store::PutOptions put;
     put.precondition = state.base_etag ? store::Precondition::if_match(*state.base_etag)
                                        : store::Precondition::if_none_match_any();
-    put.metadata = {{kMetaSeq, std::to_string(seq)}, {kMetaSchema, std::to_string(schema)}};
+    put.metadata = {{kMetaSeq, std::to_string(copy.seq)}, {kMetaSchema, std::to_string(copy.schema)}};
     put.progress = options_.upload_progress;
     store::ObjectInfo info;
     try {
-        info = store_->put_file(snapshot->path(), options_.key, put);
+        info = store_->put_file(copy.file.path(), options_.key, put);
     } catch (const StoreError& e) {
         if (!e.is_precondition_failed()) {
             obs::metrics().count(obs::kDatabaseUploadFailures);
@@ -415,62 +472,65 @@ PersistResult DatabaseManager::persist_to_s3() {
         }
         // A retry after a lost response finds its own upload: same bytes, same checksum.
         auto remote = store_->head_if_exists(options_.key);
-        const bool ours = remote && !remote->checksum.empty() &&
-                          remote->checksum == xxh128_file_hex(snapshot->path());
+        const bool ours = remote && !remote->checksum.empty() && remote->checksum == xxh128_file_hex(copy.file.path());
         if (!ours) {
             const std::string why =
                 state.base_etag
-                    ? remote_url() + " changed since this database was downloaded (it was " +
-                          *state.base_etag + ", now " + (remote ? remote->etag : "deleted") + ")"
+                    ? remote_url() + " changed since this database was downloaded (it was " + *state.base_etag +
+                          ", now " + (remote ? remote->etag : "deleted") + ")"
                     : (state.origin == LocalState::Origin::Created
-                           ? remote_url() + " was created by someone else after this database was"
-                                            " created here"
-                           : "this local database's origin is unknown and " + remote_url() +
-                                 " already exists");
+                           ? remote_url() + " was created by someone else after this database was created here"
+                           : "this local database's origin is unknown and " + remote_url() + " already exists");
             obs::metrics().count(obs::kPersistConflicts);
-            log::error("Persist conflict", {{"remote", remote_url()}, {"pending_writes", seq - state.base_seq}});
-            throw PersistConflict(
-                "persist refused: " + why + ". Nothing was overwritten; your " +
-                std::to_string(seq - state.base_seq) + " pending write(s) are still in " +
-                path.string() + ". To replace the remote with this file: k9db --upload --file " +
-                path.string() + " --force");
+            log::error("Persist conflict", {{"remote", remote_url()}, {"pending_writes", copy.seq - state.base_seq}});
+            throw PersistConflict("persist refused: " + why + ". Nothing was overwritten; your " +
+                                  std::to_string(copy.seq - state.base_seq) + " pending write(s) are still in " +
+                                  path.string() + ". To replace the remote with this file: k9db --upload --file " +
+                                  path.string() + " --force");
         }
         info = *remote;
     }
-
-    state.base_etag = info.etag;
-    state.base_seq = seq;
-    state.base_schema = schema;
-    state.last_persist = options_.clock();
-    state.save(path);
-    {
-        std::lock_guard lock(state_mutex_);
-        state_ = state;
-    }
+    remember_snapshot(info, copy.seq, {}, copy.schema, true);
     crash_point("snapshot.uploaded");
-    PersistResult result{true, info.etag, seq, info.size, monotonic_ms() - started};
+    PersistResult result{true, info.etag, copy.seq, info.size, monotonic_ms() - started};
     obs::metrics().duration_ms(obs::kPersistDurationMs, result.duration_ms);
     obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(info.size), obs::Unit::Bytes);
     log::info("Persisted database", {{"remote", remote_url()},
                                      {"etag", info.etag},
-                                     {"seq", seq},
+                                     {"seq", copy.seq},
                                      {"bytes", info.size},
                                      {"duration_ms", result.duration_ms}});
     return result;
 }
 
+// ---- Status -----------------------------------------------------------------------------
+
 std::int64_t DatabaseManager::pending_writes() {
     open();
-    const std::int64_t seq = seq_;
+    const std::int64_t seq = db_.total_seq();
     std::lock_guard lock(state_mutex_);
     return seq - state_.base_seq;
+}
+
+std::int64_t DatabaseManager::longest_tail() {
+    if (!journal_) return 0;
+    open();
+    const PartitionSeqs seqs = db_.partition_seqs();
+    std::optional<PartitionSeqs> base;
+    {
+        std::lock_guard lock(state_mutex_);
+        base = decode_seqs(state_.base_seqs, static_cast<int>(seqs.size()));
+    }
+    std::int64_t longest = 0;
+    for (std::size_t p = 0; p < seqs.size(); ++p) longest = std::max(longest, seqs[p] - (base ? (*base)[p] : seqs[p]));
+    return longest;
 }
 
 ManagerStatus DatabaseManager::status() {
     open();
     ManagerStatus s;
-    s.seq = seq_;
-    s.schema_version = schema_;
+    s.seq = db_.total_seq();
+    s.schema_version = db_.schema();
     {
         std::lock_guard lock(state_mutex_);
         s.origin = to_string(state_.origin);
@@ -480,9 +540,13 @@ ManagerStatus DatabaseManager::status() {
         s.last_download = state_.last_download;
     }
     s.durability = journal_ ? "journal" : "snapshot";
-    if (last_refresh_at_ > 0) {
-        s.last_refresh = last_refresh_at_.load();
-        s.refresh_lag_ms = monotonic_ms() - last_refresh_ms_;
+    if (journal_) {
+        s.partitions = db_.partitions();
+        s.longest_tail = longest_tail();
+        if (journal_->last_refresh() > 0) {
+            s.last_refresh = journal_->last_refresh();
+            s.refresh_lag_ms = monotonic_ms() - journal_->last_refresh_ms();
+        }
     }
     s.problem = health_.blocking();
     s.warnings = health_.warnings();
@@ -491,26 +555,6 @@ ManagerStatus DatabaseManager::status() {
     s.remote = remote_url();
     s.pending_writes = s.seq - s.base_seq;
     return s;
-}
-
-DatabaseManager::Lease::Lease(DatabaseManager& m) : manager(m) {
-    m.open();
-    m.ensure_usable();
-    db_lock = std::shared_lock(m.db_mutex_);
-    if (!m.db_) throw Unavailable("local_copy_unusable", "this copy of the database is being reloaded; retry shortly",
-                                  "the local database is closed after a failed reload");
-    std::lock_guard lock(m.pool_mutex_);
-    if (!m.idle_.empty()) {
-        conn = std::move(m.idle_.back());
-        m.idle_.pop_back();
-    } else {
-        conn = std::make_unique<duck::Connection>(*m.db_);
-    }
-}
-
-DatabaseManager::Lease::~Lease() {
-    std::lock_guard lock(manager.pool_mutex_);
-    manager.idle_.push_back(std::move(conn));
 }
 
 }  // namespace k9::db

@@ -1,17 +1,15 @@
 // DatabaseManager: a local copy that cannot apply what is in the store heals. In journal
 // mode every acknowledged write is in the store, so the local file is a cache: it is
-// dropped and loaded again (snapshot + journal). In snapshot mode the local file holds
-// the pending writes, so it is only reopened. Until that works, requests get
-// Unavailable (503) and /health says why; a failing reload is retried at most once a
-// second, by the requests that come.
+// dropped and loaded again from the snapshot (each partition then catches up when it is
+// next used). In snapshot mode the local file holds the pending writes, so it is only
+// reopened. Until that works, requests get Unavailable (503) and /health says why; a
+// failing reload is retried at most once a second, by the requests that come.
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <cerrno>
 
 #include "common/log.hpp"
 #include "db/manager.hpp"
-#include "db/migrations.hpp"
 #include "db/snapshot.hpp"
 #include "obs/metrics.hpp"
 
@@ -26,16 +24,20 @@ constexpr const char* kUnusableHint = "this copy of the database is being reload
 bool disk_full(const std::exception& e) {
     const auto* io = dynamic_cast<const fs::IoError*>(&e);
     if (io != nullptr) return io->errno_value() == ENOSPC || io->errno_value() == EDQUOT;
-    const std::string_view what = e.what();
-    return what.find("No space left on device") != std::string_view::npos;
+    return std::string_view(e.what()).find("No space left on device") != std::string_view::npos;
 }
 
-std::string mib(std::uint64_t bytes) {
-    return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+
+void remove_file_and_wal(const stdfs::path& path) {
+    for (const std::string ext : {"", ".wal"}) {
+        std::error_code ec;
+        stdfs::remove(path.string() + ext, ec);
+    }
 }
 }  // namespace
 
-Unavailable DatabaseManager::mark_local_unusable(const std::string& detail) {
+Unavailable DatabaseManager::local_failure(const std::string& detail) {
     if (!unusable_) {
         log::error("The local database cannot apply what is in the store; it will be reloaded",
                    {{"db_path", options_.db_path.string()}, {"error", detail}});
@@ -46,91 +48,82 @@ Unavailable DatabaseManager::mark_local_unusable(const std::string& detail) {
 
 void DatabaseManager::ensure_usable() {
     if (!unusable_) return;
-    std::lock_guard write_lock(write_mutex_);
-    ensure_usable_locked();
-}
-
-void DatabaseManager::ensure_usable_locked() {
+    std::lock_guard lock(heal_mutex_);
     if (!unusable_) return;
-    const auto issue = health_.get(HealthBoard::Slot::Local);
     if (last_heal_attempt_.is_set() && last_heal_attempt_.elapsed_ms() < kHealIntervalMs) {
+        const auto issue = health_.get(HealthBoard::Slot::Local);
         throw Unavailable("local_copy_unusable", kUnusableHint, issue ? issue->detail : "the local copy is unusable");
     }
     last_heal_attempt_ = Instant::now();
-    heal_locked();
-}
-
-void DatabaseManager::heal_locked() {
     try {
         if (journal_) {
-            reload_locked(true);
-            catch_up_locked();
+            reload_file(true);
         } else {
-            std::unique_lock db_lock(db_mutex_);
-            close_local();
-            open_local();
+            std::unique_lock gate(db_.write_gate());
+            db_.close();
+            db_.open();
         }
     } catch (const Unavailable&) {
-        throw;  // on the board already (this copy's, or the journal's problem)
+        throw;  // on the board already
     } catch (const std::exception& e) {
-        throw mark_local_unusable(disk_full(e) ? disk_full_message(e) : std::string("reloading failed: ") + e.what());
+        throw local_failure(disk_full(e) ? disk_full_message(e) : std::string("reloading failed: ") + e.what());
     }
     unusable_ = false;
     health_.clear(HealthBoard::Slot::Local);
     obs::metrics().count(obs::kCopyReloads);
-    log::info("The local database was reloaded from the store", {{"seq", seq_.load()}, {"remote", remote_url()}});
+    log::info("The local database was reloaded from the store", {{"seq", db_.total_seq()}, {"remote", remote_url()}});
 }
 
-void DatabaseManager::reload_locked(bool discard_local) {
+void DatabaseManager::reload() {
+    std::lock_guard lock(heal_mutex_);
+    reload_file(false);
+}
+
+void DatabaseManager::reload_file(bool discard_local) {
     const stdfs::path& path = options_.db_path;
-    auto drop_local_file = [&] {
-        for (const std::string ext : {"", ".wal"}) {
-            std::error_code ec;
-            stdfs::remove(path.string() + ext, ec);
-        }
-    };
     if (discard_local) {
         // Everything in it is in the store; its space may be what the download needs.
-        std::unique_lock db_lock(db_mutex_);
-        close_local();
-        drop_local_file();
+        std::unique_lock gate(db_.write_gate());
+        db_.close();
+        remove_file_and_wal(path);
     }
-    std::optional<FetchedSnapshot> fetched;  // readers go on meanwhile
+    const Instant fetched_at = Instant::now();
+    std::optional<FetchedSnapshot> fetched;  // readers and other partitions go on meanwhile
     try {
         fetched.emplace(fetch_snapshot(*store_, options_.key, path.parent_path(), {}, true));
     } catch (const StoreError& e) {
-        if (!e.is_not_found()) throw;  // no snapshot yet: the journal alone makes the state
+        if (!e.is_not_found()) throw;  // no snapshot: a journal can only be this far behind with one
+        throw std::runtime_error("the snapshot " + remote_url() + " is gone; restore a version (k9db versions)");
     }
-    std::unique_lock db_lock(db_mutex_);  // no reader holds a connection now
-    close_local();
+    if (!snapshot_partitions(fetched->info)) {
+        throw std::runtime_error(remote_url() + " is not a snapshot of the partitioned journal (k9-journal is not " +
+                                 std::string(kJournalFormat) + "); restore a good version");
+    }
+    std::unique_lock gate(db_.write_gate());  // no transaction is open now
+    db_.close();
     try {
-        if (fetched) {
-            install_snapshot(*fetched, path);
-        } else {
-            drop_local_file();
-        }
-        open_local();
+        install_snapshot(*fetched, path);
+        db_.open();
     } catch (const std::exception& e) {
-        throw mark_local_unusable(disk_full(e) ? disk_full_message(e)
-                                               : std::string("installing the snapshot failed: ") + e.what());
+        throw local_failure(disk_full(e) ? disk_full_message(e) : std::string("installing the snapshot failed: ") + e.what());
     }
+    journal_->loaded(fetched_at);
     std::lock_guard lock(state_mutex_);
-    state_.origin = fetched ? LocalState::Origin::Downloaded : LocalState::Origin::Created;
-    state_.base_etag = fetched ? std::optional<std::string>(fetched->info.etag) : std::nullopt;
-    state_.base_seq = seq_;
-    state_.base_schema = schema_;
-    if (fetched) state_.last_download = options_.clock();
+    state_.origin = LocalState::Origin::Downloaded;
+    state_.base_etag = fetched->info.etag;
+    state_.base_seq = db_.total_seq();
+    state_.base_seqs = encode_seqs(db_.partition_seqs());
+    state_.base_schema = db_.schema();
+    state_.last_download = options_.clock();
     state_.save(path);
-    log::info("Reloaded the snapshot", {{"remote", remote_url()}, {"seq", seq_.load()}});
+    log::info("Reloaded the snapshot", {{"remote", remote_url()}, {"seq", db_.total_seq()}});
 }
 
 std::string DatabaseManager::disk_full_message(const std::exception& e) {
     const stdfs::path dir = options_.db_path.parent_path();
     std::string sizes;
     try {
-        if (const auto snapshot = store_->head_if_exists(options_.key)) {
-            sizes = ": the snapshot is " + mib(snapshot->size);
-        }
+        if (const auto snapshot = store_->head_if_exists(options_.key)) sizes = ": the snapshot is " + mib(snapshot->size);
     } catch (const StoreError&) {
     }
     struct statvfs vfs {};

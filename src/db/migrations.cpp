@@ -47,6 +47,15 @@ CREATE TABLE IF NOT EXISTS k9_meta (
 INSERT INTO k9_meta (name, value) SELECT 'seq', 0
     WHERE NOT EXISTS (SELECT 1 FROM k9_meta WHERE name = 'seq');
 )sql"},
+        {2, "k9 bookkeeping: the journal's partitions",
+         R"sql(
+-- Journal mode: one row per partition of the journal, with the last seq this file holds
+-- (empty until the journal's layout is known). No index, like k9_meta.
+CREATE TABLE IF NOT EXISTS k9_partitions (
+    p   INTEGER NOT NULL,
+    seq BIGINT NOT NULL
+);
+)sql"},
     };
     return migrations;
 }

@@ -18,6 +18,9 @@ namespace k9::db {
 struct Mutation {
     std::string name;
     nlohmann::json params = nlohmann::json::object();
+    // Whose data it changes (a user id): in journal mode it goes to that owner's
+    // partition of the journal. Empty: a write of the whole database.
+    std::string owner;
 };
 
 // Thrown by a mutation that cannot apply to the current state. The transaction is

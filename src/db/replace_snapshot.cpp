@@ -1,5 +1,7 @@
 #include "db/replace_snapshot.hpp"
 
+#include <future>
+
 #include "common/fs.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
@@ -10,44 +12,89 @@
 
 namespace k9::db {
 namespace stdfs = std::filesystem;
+using store::StoreError;
 
 namespace {
 
 constexpr int kAttempts = 20;
 
-// Claims the next seq with a reset entry; returns it.
-std::int64_t append_reset(store::ObjectStore& store, const std::string& key, const std::string& writer) {
-    Journal journal(store, key);
+std::string nonce() { return to_hex(sha256(random_bytes(16))).substr(0, 16); }
+
+// Claims the next seq of one partition with a reset entry, after `head`; returns it.
+std::int64_t claim_reset(Journal& journal, int partition, std::int64_t head, const std::string& writer) {
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        std::int64_t head = 0;
-        if (auto snap = store.head_if_exists(key)) head = std::max<std::int64_t>(snapshot_seq(*snap), 0);
-        const auto seqs = journal.list_after(head);
-        if (!seqs.empty()) head = seqs.back();
-        JournalEntry reset{head + 1, writer, to_hex(sha256(random_bytes(16))).substr(0, 16), {}, true};
-        if (journal.append(reset) == Journal::AppendResult::Appended ||
-            journal.is_ours(reset.seq, reset.writer, reset.nonce)) {
-            return reset.seq;
-        }
+        JournalEntry reset{partition, head + 1, writer, nonce(), {}, true};
+        if (journal.append(reset) == Journal::AppendResult::Appended) return reset.seq;
+        const auto there = journal.read(partition, reset.seq);
+        if (there && there->same_attempt(reset)) return reset.seq;
+        const auto later = journal.list(partition, reset.seq);
+        head = later.empty() ? reset.seq : later.back();
     }
-    throw store::StoreError(store::ErrorKind::Transient, "could not claim a journal seq for the replacement of " +
-                                                              store.url_for(key) + ": writers keep taking them");
+    throw StoreError(store::ErrorKind::Transient, "could not claim a seq of partition " + std::to_string(partition) +
+                                                       " for the replacement: writers keep taking them");
 }
 
-// A copy of `file` whose k9_meta says it holds the history up to `seq`.
-fs::TempFile marked_copy(const stdfs::path& file, std::int64_t seq) {
+// A reset at the next seq of every partition (in parallel); returns their seqs.
+PartitionSeqs claim_resets(store::ObjectStore& store, const std::string& key, const PartitionSeqs& snapshot_seqs,
+                           const std::string& writer) {
+    Journal journal(store, key);
+    const auto listing = journal.list_all();
+    PartitionSeqs resets(snapshot_seqs.size());
+    std::vector<std::future<void>> claims;
+    for (std::size_t p = 0; p < snapshot_seqs.size(); ++p) {
+        std::int64_t head = snapshot_seqs[p];
+        if (const auto it = listing.find(static_cast<int>(p)); it != listing.end() && !it->second.empty()) {
+            head = std::max(head, it->second.back());
+        }
+        claims.push_back(std::async(std::launch::async, [&, p, head] {
+            Journal j(store, key);
+            resets[p] = claim_reset(j, static_cast<int>(p), head, writer);
+        }));
+    }
+    for (auto& c : claims) c.get();
+    return resets;
+}
+
+// Closes the single journal of older k9 (see journal_upgrade.hpp): older k9 stops at
+// the upgrade entry; what is before it is superseded by the replacement.
+void close_single_journal(store::ObjectStore& store, const std::string& key, const std::string& writer) {
+    Journal journal(store, key);
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        const auto seqs = journal.list(-1, 0);
+        const JournalEntry marker{-1, seqs.empty() ? 1 : seqs.back() + 1, writer, nonce(), {}, false, true};
+        if (journal.append(marker) == Journal::AppendResult::Appended) return;
+        const auto there = journal.read(-1, marker.seq);
+        if (there && (there->upgrade || there->same_attempt(marker))) return;
+    }
+    throw StoreError(store::ErrorKind::Transient, "could not close the journal of " + store.url_for(key));
+}
+
+// A copy of `file` that says it holds every partition up to `seqs`.
+fs::TempFile marked_copy(const stdfs::path& file, const PartitionSeqs& seqs) {
     fs::TempFile tmp(file.parent_path().empty() ? stdfs::path(".") : file.parent_path(), "k9-replace");
     fs::copy_into(file, tmp.fd(), tmp.path());
     {
         duck::Database db(tmp.path(), {});
         duck::Connection c(db);
-        c.execute("CREATE TABLE IF NOT EXISTS k9_meta (name VARCHAR NOT NULL, value BIGINT NOT NULL)");
-        c.execute("DELETE FROM k9_meta WHERE name = 'seq'");
-        c.prepare("INSERT INTO k9_meta VALUES ('seq', ?)").bind(1, seq).execute();
+        c.execute("CREATE TABLE IF NOT EXISTS k9_partitions (p INTEGER NOT NULL, seq BIGINT NOT NULL)");
+        c.execute("DELETE FROM k9_partitions");
+        for (std::size_t p = 0; p < seqs.size(); ++p) {
+            c.prepare("INSERT INTO k9_partitions VALUES (?, ?)").bind(1, static_cast<std::int64_t>(p)).bind(2, seqs[p]).execute();
+        }
         c.execute("CHECKPOINT");
     }
     std::error_code ec;
     stdfs::remove(tmp.path().string() + ".wal", ec);
     return tmp;
+}
+
+int schema_of(const store::Metadata& metadata) {
+    const auto it = metadata.find(kMetaSchema);
+    try {
+        return it == metadata.end() ? 0 : std::stoi(it->second);
+    } catch (const std::exception&) {
+        return 0;
+    }
 }
 
 }  // namespace
@@ -59,26 +106,37 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
     put.progress = options.progress;
     put.precondition = options.expected_etag ? store::Precondition::if_match(*options.expected_etag)
                                              : store::Precondition::if_none_match_any();
+    Journal journal(store, key);
     // Nothing to supersede (no snapshot, no journal): the file goes up as it is.
-    if (!options.journal || (!options.expected_etag && Journal(store, key).list_after(0).empty())) {
+    if (!options.journal || (!options.expected_etag && journal.list_all().empty())) {
         return store.put_file(file, key, put);
     }
 
-    require_conditional_writes(store, key);  // the reset takes a seq like any write
-    const std::int64_t seq = append_reset(store, key, options.writer_id);
-    fs::TempFile copy = marked_copy(file, seq);
-    put.metadata[kMetaSeq] = std::to_string(seq);
-    // Writers cannot pass the reset until this upload lands; a compaction of what they
+    require_conditional_writes(store, key);  // a reset takes a seq like any write
+    const auto current = store.head_if_exists(key);
+    PartitionSeqs resets;
+    if (const auto seqs = current ? snapshot_partition_seqs(*current) : std::nullopt) {
+        resets = claim_resets(store, key, *seqs, options.writer_id);
+    } else {
+        close_single_journal(store, key, options.writer_id);
+        resets = PartitionSeqs(static_cast<std::size_t>(options.partitions), 0);
+    }
+    fs::TempFile copy = marked_copy(file, resets);
+    put.metadata = partitioned_snapshot_metadata(resets, schema_of(options.metadata), options.writer_id);
+    // Writers cannot pass the resets until this upload lands; a compaction of what they
     // had may still change the ETag meanwhile: take its ETag and try again.
     for (int attempt = 0;; ++attempt) {
         try {
             return store.put_file(copy.path(), key, put);
-        } catch (const store::StoreError& e) {
+        } catch (const StoreError& e) {
             if (!e.is_precondition_failed() || attempt >= kAttempts) throw;
             const auto now = store.head_if_exists(key);
-            if (now && snapshot_seq(*now) >= seq) throw;  // someone else replaced it: do not clobber
-            put.precondition = now ? store::Precondition::if_match(now->etag)
-                                   : store::Precondition::if_none_match_any();
+            if (const auto seqs = now ? snapshot_partition_seqs(*now) : std::nullopt) {
+                for (std::size_t p = 0; p < std::min(seqs->size(), resets.size()); ++p) {
+                    if ((*seqs)[p] >= resets[p]) throw;  // someone else replaced it: do not clobber
+                }
+            }
+            put.precondition = now ? store::Precondition::if_match(now->etag) : store::Precondition::if_none_match_any();
             log::info("The snapshot changed during the replacement (a compaction); trying again");
         }
     }

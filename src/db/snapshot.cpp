@@ -33,6 +33,36 @@ std::int64_t snapshot_seq(const store::ObjectInfo& info) {
     }
 }
 
+std::optional<int> snapshot_partitions(const store::ObjectInfo& info) {
+    const auto journal = info.metadata.find(kMetaJournal);
+    const auto count = info.metadata.find(kMetaPartitions);
+    if (journal == info.metadata.end() || journal->second != kJournalFormat || count == info.metadata.end()) {
+        return std::nullopt;
+    }
+    try {
+        const int n = std::stoi(count->second);
+        if (n < 1 || n > kMaxPartitions) return std::nullopt;
+        return n;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::optional<PartitionSeqs> snapshot_partition_seqs(const store::ObjectInfo& info) {
+    const auto n = snapshot_partitions(info);
+    const auto seqs = info.metadata.find(kMetaSeqs);
+    if (!n || seqs == info.metadata.end()) return std::nullopt;
+    return decode_seqs(seqs->second, *n);
+}
+
+store::Metadata partitioned_snapshot_metadata(const PartitionSeqs& seqs, int schema, const std::string& writer) {
+    return {{kMetaJournal, kJournalFormat},
+            {kMetaPartitions, std::to_string(seqs.size())},
+            {kMetaSeqs, encode_seqs(seqs)},
+            {kMetaSchema, std::to_string(schema)},
+            {"k9-writer", writer}};
+}
+
 bool has_duckdb_magic(const stdfs::path& path) {
     try {
         fs::Fd fd = fs::open_read(path);

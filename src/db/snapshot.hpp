@@ -13,17 +13,29 @@
 
 #include "common/fs.hpp"
 #include "db/duck.hpp"
+#include "db/partition.hpp"
 #include "store/object_store.hpp"
 
 namespace k9::db {
 
-// Object metadata k9 writes on every snapshot (the checksum is the store's own).
-inline constexpr const char* kMetaSeq = "k9-seq";
+// Object metadata k9 writes on snapshots (the checksum is the store's own).
+inline constexpr const char* kMetaSeq = "k9-seq";  // snapshot mode, and the single journal of older k9
 inline constexpr const char* kMetaSchema = "k9-schema";
+inline constexpr const char* kMetaJournal = "k9-journal";        // "2": made for the partitioned journal
+inline constexpr const char* kMetaPartitions = "k9-partitions";  // the journal's partition count
+inline constexpr const char* kMetaSeqs = "k9-seqs";              // every partition's seq: "12,0,5"
+inline constexpr const char* kJournalFormat = "2";
 
-// The last journal seq a snapshot holds (its k9-seq metadata); -1 when it records none
-// (not uploaded by k9) or an unreadable one.
+// The last seq of the single journal (older k9) or the write count (snapshot mode) a
+// snapshot records (k9-seq); -1 when it records none or an unreadable one.
 std::int64_t snapshot_seq(const store::ObjectInfo& info);
+// The partition count of a snapshot made for the partitioned journal; nullopt for any
+// other (older k9, snapshot mode, not uploaded by k9).
+std::optional<int> snapshot_partitions(const store::ObjectInfo& info);
+// Every partition's seq a partitioned-journal snapshot records; nullopt for any other.
+std::optional<PartitionSeqs> snapshot_partition_seqs(const store::ObjectInfo& info);
+// The metadata of a partitioned-journal snapshot.
+store::Metadata partitioned_snapshot_metadata(const PartitionSeqs& seqs, int schema, const std::string& writer);
 
 // True when the file starts like a DuckDB database ("DUCK" at byte 8).
 bool has_duckdb_magic(const std::filesystem::path& path);

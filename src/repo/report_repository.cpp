@@ -233,7 +233,8 @@ Report ReportRepository::create(const std::string& user_id, const NewReport& rep
                                              {"date", report.date},
                                              {"reference", report.reference},
                                              {"favorites", unique_in_order(report.favorites)},
-                                             {"now", now}}}));
+                                             {"now", now}},
+                                            user_id}));
 }
 
 Report ReportRepository::update(const std::string& user_id, const std::string& report_id,
@@ -248,13 +249,13 @@ Report ReportRepository::update(const std::string& user_id, const std::string& r
         if (patch.reference->is_null()) throw InvalidInput("reference", "reference cannot be null");
         params["reference"] = *patch.reference;
     }
-    return Report::from_json(manager_.apply({kUpdate, params}));
+    return Report::from_json(manager_.apply({kUpdate, params, user_id}));
 }
 
 void ReportRepository::remove(const std::string& user_id, const std::string& report_id) {
     check_id("user_id", user_id);
     check_id("report_id", report_id);
-    manager_.apply({kDelete, {{"id", report_id}, {"user_id", user_id}}});
+    manager_.apply({kDelete, {{"id", report_id}, {"user_id", user_id}}, user_id});
 }
 
 Report ReportRepository::set_favorite(const std::string& user_id, const std::string& report_id,
@@ -264,7 +265,8 @@ Report ReportRepository::set_favorite(const std::string& user_id, const std::str
     check_id("product_id", product_id);
     return Report::from_json(manager_.apply({kSetFavorite,
                                             {{"id", report_id}, {"user_id", user_id}, {"product_id", product_id},
-                                             {"favorite", favorite}, {"now", clock_()}}}));
+                                             {"favorite", favorite}, {"now", clock_()}},
+                                            user_id}));
 }
 
 Report ReportRepository::replace_favorites(const std::string& user_id, const std::string& report_id,
@@ -274,7 +276,8 @@ Report ReportRepository::replace_favorites(const std::string& user_id, const std
     check_favorites(product_ids);
     return Report::from_json(manager_.apply({kReplaceFavorites,
                                             {{"id", report_id}, {"user_id", user_id},
-                                             {"favorites", unique_in_order(product_ids)}, {"now", clock_()}}}));
+                                             {"favorites", unique_in_order(product_ids)}, {"now", clock_()}},
+                                            user_id}));
 }
 
 void ReportRepository::register_mutations(db::MutationRegistry& registry) {

@@ -99,7 +99,7 @@ User UserRepository::upsert_profile(const std::string& user_id, const ProfilePat
         }
         params["preferences"] = *patch.preferences;
     }
-    return User::from_json(manager_.apply({kUpsertProfile, params}));
+    return User::from_json(manager_.apply({kUpsertProfile, params, user_id}));
 }
 
 void UserRepository::register_mutations(db::MutationRegistry& registry) {

@@ -168,6 +168,13 @@ class ApiTest : public ::testing::Test {
     }
     nlohmann::json health() { return json_of(get("/health", "")); }
     std::filesystem::path snapshot_path() const { return tmp_ / "store" / kSnapshotKey; }
+    // The snapshot's ETag ("" when there is none). Journal mode: a new database starts with
+    // an empty snapshot, so a persist shows as a new ETag.
+    std::string snapshot_etag() const {
+        store::FileStore store(tmp_ / "store");
+        const auto info = store.head_if_exists(kSnapshotKey);
+        return info ? info->etag : "";
+    }
 
     TempDir tmp_;
     TestClock clock_;

@@ -5,7 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "db/journal.hpp"
 #include "db/manager.hpp"
+#include "db/partition.hpp"
 #include "repo/mutations.hpp"
 #include "store/file_store.hpp"
 #include "support/temp_dir.hpp"
@@ -38,5 +40,20 @@ inline std::unique_ptr<db::DatabaseManager> make_journal_manager(const std::file
     o.clock = std::move(clock);
     return std::make_unique<db::DatabaseManager>(o, std::move(store));
 }
+
+// Every entry of the partitioned journal under `key`, as (partition, seq), in key order;
+// entries of the single journal of older k9 are left out.
+inline std::vector<db::JournalPosition> journal_entries(store::ObjectStore& store,
+                                                        const std::string& key = kSnapshotKey) {
+    std::vector<db::JournalPosition> out;
+    for (const auto& [partition, seqs] : db::Journal(store, key).list_all()) {
+        if (partition < 0) continue;
+        for (const auto s : seqs) out.push_back({partition, s});
+    }
+    return out;
+}
+
+// The partition of a user in a journal made with the default partition count.
+inline int partition_of(const std::string& owner) { return db::partition_of(owner, db::kDefaultPartitions); }
 
 }  // namespace k9::test
