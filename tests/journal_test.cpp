@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "db/journal.hpp"
@@ -313,6 +314,132 @@ TEST_F(JournalTest, AWriteWithoutAnOwnerIsRefused) {
         EXPECT_NE(std::string(e.what()).find("--upload"), std::string::npos) << e.what();
     }
     EXPECT_TRUE(entries().empty());
+}
+
+// ---- What a request costs in store calls (Lambda: every call is a round trip) ----------
+
+db::ManagerOptions journal_options(const std::filesystem::path& path, int partitions = db::kDefaultPartitions,
+                                   std::int64_t staleness_ms = 0) {
+    db::ManagerOptions o;
+    o.db_path = path;
+    o.key = test::kSnapshotKey;
+    o.mutations = &repo::k9_mutations();
+    o.durability = db::Durability::Journal;
+    o.partitions = partitions;
+    o.max_staleness_ms = staleness_ms;
+    return o;
+}
+
+struct Calls {
+    int get = 0, put = 0, head = 0, list = 0;
+    static Calls of(const test::FaultyStore& s) {
+        using Op = test::FaultyStore::Op;
+        return {s.calls(Op::Get), s.calls(Op::Put), s.calls(Op::Head), s.calls(Op::List)};
+    }
+    Calls operator-(const Calls& o) const { return {get - o.get, put - o.put, head - o.head, list - o.list}; }
+};
+
+class JournalCostTest : public JournalTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(JournalCostTest, AColdStartReadsTheSnapshotAndNothingOfTheJournal) {
+    const int partitions = GetParam();
+    {
+        db::DatabaseManager writer(journal_options(local("writer"), partitions), store_);
+        for (int u = 0; u < 40; ++u) add_report(writer, "user" + std::to_string(u));
+    }
+    auto faulty = std::make_shared<test::FaultyStore>(store_);
+    db::DatabaseManager fresh(journal_options(local("fresh"), partitions), faulty);
+    fresh.open();
+    const Calls c = Calls::of(*faulty);
+    EXPECT_EQ(c.list, 0) << "no listing of the journal";
+    EXPECT_EQ(c.head, 0);
+    EXPECT_EQ(c.get, 1) << "the snapshot, nothing else";
+    EXPECT_EQ(fresh.status().partitions, partitions);
+    EXPECT_EQ(reports(fresh, "user7"), 1) << "the first read of a user catches its partition up";
+}
+
+INSTANTIATE_TEST_SUITE_P(Partitions, JournalCostTest, ::testing::Values(1, 64, 256));
+
+TEST_F(JournalTest, AWriteIsOnePutAndAReadOneGet) {
+    auto faulty = std::make_shared<test::FaultyStore>(store_);
+    db::DatabaseManager a(journal_options(local("a")), faulty);
+    add_report(a, "u");  // the first write and read of u
+    reports(a, "u");
+    const Calls before = Calls::of(*faulty);
+    for (int i = 0; i < 10; ++i) add_report(a, "u");
+    const Calls writes = Calls::of(*faulty) - before;
+    EXPECT_EQ(writes.put, 10);
+    EXPECT_EQ(writes.list + writes.head + writes.get, 0) << "no look before a write";
+    for (int i = 0; i < 10; ++i) a.refresh("u");
+    const Calls reads = Calls::of(*faulty) - before - writes;
+    EXPECT_EQ(reads.get, 10) << "one GET of u's next seq per read";
+    EXPECT_EQ(reads.list + reads.head + reads.put, 0);
+}
+
+TEST_F(JournalTest, WithinTheStalenessWindowAReadCallsTheStoreNotAtAll) {
+    auto faulty = std::make_shared<test::FaultyStore>(store_);
+    db::DatabaseManager a(journal_options(local("a"), db::kDefaultPartitions, 60'000), faulty);
+    reports(a, "u");
+    const Calls before = Calls::of(*faulty);
+    for (int i = 0; i < 10; ++i) a.refresh("u");
+    const Calls reads = Calls::of(*faulty) - before;
+    EXPECT_EQ(reads.get + reads.list + reads.head + reads.put, 0);
+}
+
+TEST_F(JournalTest, WritersOfDifferentUsersOnManyCopiesNeverRace) {
+    make_journal_manager(local("warm"), store_)->open();  // the database and the probe verdict exist
+    constexpr int kCopies = 4, kEach = 10;
+    std::vector<std::shared_ptr<test::FaultyStore>> stores;
+    std::vector<std::unique_ptr<db::DatabaseManager>> copies;
+    for (int c = 0; c < kCopies; ++c) {
+        stores.push_back(std::make_shared<test::FaultyStore>(store_));
+        copies.push_back(std::make_unique<db::DatabaseManager>(journal_options(local("c" + std::to_string(c))), stores.back()));
+        copies.back()->open();
+    }
+    // Users of distinct partitions, one per copy.
+    std::vector<std::string> users;
+    std::set<int> taken;
+    for (int i = 0; static_cast<int>(users.size()) < kCopies; ++i) {
+        const std::string u = "user" + std::to_string(i);
+        if (taken.insert(test::partition_of(u)).second) users.push_back(u);
+    }
+    std::vector<std::thread> threads;
+    for (int c = 0; c < kCopies; ++c) {
+        threads.emplace_back([&, c] {
+            for (int i = 0; i < kEach; ++i) add_report(*copies[static_cast<std::size_t>(c)], users[static_cast<std::size_t>(c)]);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (int c = 0; c < kCopies; ++c) {
+        const Calls calls = Calls::of(*stores[static_cast<std::size_t>(c)]);
+        EXPECT_EQ(calls.put, kEach) << "copy " << c << ": one PUT per write, none lost to a race";
+        EXPECT_EQ(calls.list, 0);
+    }
+    auto fresh = make_journal_manager(local("fresh"), store_);
+    for (const auto& u : users) EXPECT_EQ(reports(*fresh, u), kEach);
+}
+
+TEST_F(JournalTest, AFrozenWriterInOnePartitionWhileOthersCompact) {
+    auto frozen = make_journal_manager(local("frozen"), store_, 0);  // retention 0: prunes at once, fences always
+    add_report(*frozen, "u", "early");
+    add_report(*frozen, "v", "early");
+    {
+        auto busy = make_journal_manager(local("busy"), store_, 0);
+        for (int i = 0; i < 5; ++i) add_report(*busy, "v", "busy");  // v's partition moves on
+        add_report(*busy, "w", "busy");
+        busy->persist_to_s3();
+        busy->persist_to_s3();  // prunes everything the first snapshot holds
+    }
+    // u's partition did not move: the frozen writer's next append there simply lands.
+    add_report(*frozen, "u", "late");
+    // v's did, and its entries are gone: the append lands below the snapshot, is withdrawn,
+    // and the write is applied again above it.
+    add_report(*frozen, "v", "late");
+    auto check = make_journal_manager(local("check"), store_, 0);
+    EXPECT_EQ(reports(*check, "u"), 2);
+    EXPECT_EQ(reports(*check, "v"), 7);
+    EXPECT_EQ(reports(*check, "w"), 1);
+    EXPECT_EQ(tables(*check), tables(*frozen));
 }
 
 TEST(SqlDeterminism, FindsCallsOutsideLiteralsAndComments) {

@@ -93,6 +93,21 @@ std::string error_response(int status, const std::string& code) {
            std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+// "LIST" for ListObjectsV2 / ListObjectVersions (a GET with list-type or versions in its
+// query), else the method.
+std::string operation(const std::string& method, const std::string& target) {
+    const auto q = target.find('?');
+    if (method != "GET" || q == std::string::npos) return method;
+    for (std::size_t from = q + 1; from <= target.size();) {
+        auto amp = target.find('&', from);
+        if (amp == std::string::npos) amp = target.size();
+        const std::string name = target.substr(from, std::min(amp, target.find('=', from)) - from);
+        if (name == "list-type" || name == "versions") return "LIST";
+        from = amp + 1;
+    }
+    return method;
+}
+
 }  // namespace
 
 FaultProxy::FaultProxy(int upstream_port) : upstream_port_(upstream_port) {
@@ -131,6 +146,16 @@ void FaultProxy::add(FaultRule rule) {
 void FaultProxy::clear() {
     std::lock_guard lock(mutex_);
     rules_.clear();
+}
+
+std::map<std::string, int> FaultProxy::counts() const {
+    std::lock_guard lock(counts_mutex_);
+    return counts_;
+}
+
+void FaultProxy::reset_counts() {
+    std::lock_guard lock(counts_mutex_);
+    counts_.clear();
 }
 
 const FaultRule* FaultProxy::match(const std::string& method, const std::string& path, const std::string& head) {
@@ -187,6 +212,10 @@ void FaultProxy::serve(int client) {
         const auto sp2 = request.find(' ', sp1 + 1);
         const std::string method = request.substr(0, sp1);
         const std::string path = request.substr(sp1 + 1, sp2 - sp1 - 1);
+        {
+            std::lock_guard lock(counts_mutex_);
+            ++counts_[operation(method, path)];
+        }
         FaultRule rule;
         bool faulty = false;
         if (const FaultRule* r = match(method, path, request.substr(0, head))) {

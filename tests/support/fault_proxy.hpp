@@ -55,6 +55,11 @@ public:
     void clear();
     int faults_injected() const { return injected_; }
     int requests_seen() const { return seen_; }
+    // Requests seen since the start (or reset_counts), by S3 operation: "LIST" for a GET
+    // whose query has list-type or versions (ListObjectsV2, ListObjectVersions), else the
+    // method ("GET", "HEAD", "PUT", "DELETE", "POST"). Counted as they arrive, faulty or not.
+    std::map<std::string, int> counts() const;
+    void reset_counts();
 
 private:
     void accept_loop();
@@ -67,6 +72,8 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<int> injected_{0};
     std::atomic<int> seen_{0};
+    mutable std::mutex counts_mutex_;
+    std::map<std::string, int> counts_;
     std::mutex mutex_;
     std::vector<FaultRule> rules_;
     std::mt19937_64 random_{0x6b39};  // fixed seed: the same request order draws the same faults
