@@ -47,6 +47,7 @@
 #include "db/partition.hpp"
 #include "repo/mutations.hpp"
 #include "repo/report_repository.hpp"
+#include "store/error.hpp"
 #include "store/open_store.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/moto.hpp"
@@ -165,6 +166,7 @@ struct Stats {
     std::map<int, long> error_statuses;
     double seconds = 0;
     std::map<std::string, int> counts;
+    long listen_overflows = 0;
     long ops() const { return ok + errors; }
     double per_second() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
     double p50() const { return percentile(latencies, 0.50); }
@@ -177,6 +179,13 @@ struct Stats {
     std::string statuses() const {
         std::string s;
         for (const auto& [status, n] : error_statuses) s += (s.empty() ? "" : " ") + std::to_string(n) + "x" + std::to_string(status);
+        return s;
+    }
+    // What the row should add: unexpected statuses, listen-queue overflows.
+    std::string notes(const char* expected) const {
+        std::string s;
+        if (errors > 0) s += std::string("  non-") + expected + ": " + statuses();
+        if (listen_overflows > 0) s += "  (" + std::to_string(listen_overflows) + " TCP listen overflows on the machine)";
         return s;
     }
 };
@@ -265,6 +274,22 @@ std::string report_body(const std::string& title) {
 
 // An operation of one client: returns the HTTP status (0: no answer).
 using Op = std::function<int(int client, long i, httplib::Client& http)>;
+// One client's loop body, made on its own thread: returns the status of its i-th call.
+using ClientOp = std::function<int(long i)>;
+
+// The machine's TCP listen-queue overflows (a SYN dropped there is retried after 1 s).
+long listen_overflows() {
+    std::ifstream in("/proc/net/netstat");
+    std::string names, values;
+    while (std::getline(in, names) && std::getline(in, values)) {
+        if (names.rfind("TcpExt:", 0) != 0) continue;
+        std::istringstream n(names), v(values);
+        for (std::string name, value; n >> name && v >> value;) {
+            if (name == "ListenOverflows") return std::stol(value);
+        }
+    }
+    return 0;
+}
 
 class Bench {
 public:
@@ -298,7 +323,7 @@ public:
         } else {
             std::printf("\nfinished %s, load average: %s\n", utc_now().c_str(), load_average().c_str());
         }
-        if (failed_) std::printf("kept %s\n", work_.c_str());
+        if (failed_) std::fprintf(detail(), "kept %s\n", work_.c_str());
         return failed_ ? 1 : 0;
     }
 
@@ -361,6 +386,9 @@ private:
         return std::make_unique<db::DatabaseManager>(repo::k9_manager_options(cfg), store::open_store(cfg, lookup));
     }
 
+    // Where lines outside the tables go (stderr in --csv mode, to keep the CSV clean).
+    FILE* detail() const { return opt_.csv ? stderr : stdout; }
+
     void note(const std::string& line) const {
         std::fprintf(stderr, "[fleet_bench %s] %s\n", utc_now().c_str(), line.c_str());
     }
@@ -383,6 +411,13 @@ private:
     // `clients` threads, client c on ports[c], each running `op` back to back: `warmup`
     // times first (not measured), then from a common start for opt_.seconds.
     Stats run_load(int clients, const std::vector<int>& ports, int expected, int warmup, const Op& op) {
+        return run_clients(clients, expected, warmup, [&](int c) -> ClientOp {
+            std::shared_ptr<httplib::Client> http = http_client(ports[static_cast<std::size_t>(c)]);
+            return [&op, c, http](long i) { return op(c, i, *http); };
+        });
+    }
+
+    Stats run_clients(int clients, int expected, int warmup, const std::function<ClientOp(int)>& make) {
         std::atomic<int> ready{0};
         std::atomic<bool> go{false}, stop{false};
         std::vector<std::vector<double>> latencies(static_cast<std::size_t>(clients));
@@ -391,15 +426,15 @@ private:
         std::vector<std::thread> threads;
         for (int c = 0; c < clients; ++c) {
             threads.emplace_back([&, c] {
-                auto http = http_client(ports[static_cast<std::size_t>(c)]);
+                const ClientOp op = make(c);
                 long i = 0;
-                for (; i < warmup; ++i) op(c, i, *http);
+                for (; i < warmup; ++i) op(i);
                 ++ready;
                 go.wait(false);
                 auto& lat = latencies[static_cast<std::size_t>(c)];
                 for (; !stop; ++i) {
                     const double t = monotonic_ms();
-                    const int status = op(c, i, *http);
+                    const int status = op(i);
                     lat.push_back(monotonic_ms() - t);
                     if (status == expected) {
                         ++good[static_cast<std::size_t>(c)];
@@ -411,6 +446,7 @@ private:
         }
         while (ready < clients) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         proxy_->reset_counts();
+        const long overflows = listen_overflows();
         const double started = monotonic_ms();
         go = true;
         go.notify_all();
@@ -420,6 +456,7 @@ private:
         Stats s;
         s.seconds = (monotonic_ms() - started) / 1000;
         s.counts = proxy_->counts();
+        s.listen_overflows = listen_overflows() - overflows;
         for (int c = 0; c < clients; ++c) {
             const auto u = static_cast<std::size_t>(c);
             s.latencies.insert(s.latencies.end(), latencies[u].begin(), latencies[u].end());
@@ -503,14 +540,14 @@ private:
                     const auto it = stored.find(a.title);
                     if (it == stored.end() || std::find(it->second.begin(), it->second.end(), a.id) == it->second.end()) {
                         ++run.lost;
-                        if (run.lost <= 10) std::printf("  LOST: %s (id %s)\n", a.title.c_str(), a.id.c_str());
+                        if (run.lost <= 10) std::fprintf(detail(), "  LOST: %s (id %s)\n", a.title.c_str(), a.id.c_str());
                     }
                 }
             }
             for (const auto& [title, ids] : stored) {
                 if (ids.size() > 1) {
                     run.duplicated += static_cast<long>(ids.size()) - 1;
-                    if (run.duplicated <= 10) std::printf("  DUPLICATED: %s x%zu\n", title.c_str(), ids.size());
+                    if (run.duplicated <= 10) std::fprintf(detail(), "  DUPLICATED: %s x%zu\n", title.c_str(), ids.size());
                 }
                 if (!acked_titles.count(title)) ++run.unacked_present;
             }
@@ -543,7 +580,7 @@ private:
             std::printf("%7d %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s | %6ld %5ld %4ld%s%s\n", r.servers, s.ops(),
                         s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
                         per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), r.acked, r.lost, r.duplicated,
-                        s.errors > 0 ? ("  non-201: " + s.statuses()).c_str() : "",
+                        s.notes("201").c_str(),
                         r.verify_error.empty() ? "" : ("  VERIFY FAILED: " + r.verify_error).c_str());
             if (r.unacked_present > 0) {
                 std::printf("        (%ld reports in the store whose request got no 201)\n", r.unacked_present);
@@ -567,6 +604,52 @@ private:
                             runs.back().stats.per_second() / runs.front().stats.per_second());
             }
             (same_user ? same_runs_ : distinct_runs_) = runs;
+        }
+        if (opt_.distinct) put_peer();
+    }
+
+    // The ceiling of the writes: what one write costs in the store (a create-only PUT of
+    // a journal-sized object, If-None-Match: *) made back to back by k9's S3 client alone,
+    // through the proxy, by as many threads as the fewest and the most servers.
+    void put_peer() {
+        const std::string prefix = test::unique_name();
+        config::S3Settings settings = moto_.settings();
+        settings.endpoint = proxy_->endpoint();
+        const auto s3 = moto_.store(kBucket, prefix, settings);
+        const std::string body(600, 'j');  // about one report's journal entry
+        if (!opt_.csv) {
+            std::printf("peer: create-only PUT of a %zu-byte object (what a write costs the store) by k9's S3 client "
+                        "alone, back to back, N threads, through the proxy:\n",
+                        body.size());
+        }
+        std::vector<int> threads = {opt_.servers.front()};
+        if (opt_.servers.back() != opt_.servers.front()) threads.push_back(opt_.servers.back());
+        for (int n : threads) {
+            const Stats s = run_clients(n, 200, 2, [&, n](int c) -> ClientOp {
+                return [&s3, &body, c, n](long i) {
+                    store::PutOptions put;
+                    put.precondition = store::Precondition::if_none_match_any();
+                    put.metadata = {{"k9-writer", "fleet-bench"}, {"k9-nonce", std::to_string(i)}};
+                    try {
+                        s3->put_bytes(body, "peer-" + std::to_string(n) + "/" + std::to_string(c) + "/" +
+                                                std::to_string(i), put);
+                        return 200;
+                    } catch (const store::StoreError& e) {
+                        return e.is_precondition_failed() ? 412 : 500;
+                    }
+                };
+            });
+            if (opt_.csv) {
+                std::printf("writes,peer_put,0,%d,0,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,,\n", n, s.ops(), s.per_second(),
+                            s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str());
+            } else {
+                std::printf("%7s %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s |  (%d threads)%s\n", "peer", s.ops(),
+                            s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), n, s.notes("200").c_str());
+            }
+            put_peers_[n] = s.per_second();
+            std::fflush(stdout);
         }
     }
 
@@ -642,6 +725,42 @@ private:
             }
             std::printf("\n");
         }
+        probe_peer(prefix);
+    }
+
+    // The floor of a staleness-0 read: what a partition probe is (a GET of a key that does
+    // not exist, 404), made back to back by k9's S3 client alone, through the proxy.
+    void probe_peer(const std::string& prefix) {
+        config::S3Settings settings = moto_.settings();
+        settings.endpoint = proxy_->endpoint();
+        const auto s3 = moto_.store(kBucket, prefix, settings);
+        if (!opt_.csv) {
+            std::printf("peer: GET of a missing key (404, what a probe is) by k9's S3 client alone, back to back, "
+                        "through the proxy:\n");
+        }
+        for (int clients : opt_.read_clients) {
+            const Stats s = run_clients(clients, 404, 3, [&](int) -> ClientOp {
+                return [&s3](long) {
+                    try {
+                        s3->get_bytes("fleet-bench/missing-key");
+                        return 200;
+                    } catch (const store::StoreError& e) {
+                        return e.is_not_found() ? 404 : 500;
+                    }
+                };
+            });
+            if (opt_.csv) {
+                std::printf("reads,peer_get_404,0,%d,0,0,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,\n", clients, s.ops(),
+                            s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str());
+            } else {
+                std::printf("%9s %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", "peer", clients, "GET 404",
+                            s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), s.notes("404").c_str());
+            }
+            get_peers_[clients] = s.per_second();
+            std::fflush(stdout);
+        }
     }
 
     void print_read_row(const ReadRun& r) {
@@ -655,8 +774,7 @@ private:
         } else {
             std::printf("%9ld %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", r.staleness_ms, r.clients, users,
                         s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(),
-                        s.errors > 0 ? ("  non-200: " + s.statuses()).c_str() : "");
+                        per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), s.notes("200").c_str());
         }
         std::fflush(stdout);
     }
@@ -665,6 +783,7 @@ private:
 
     struct ColdPoint {
         std::vector<double> ms;  // one per run
+        std::vector<double> open_ms;  // in-process: open() alone (the snapshot), one per run
         std::map<std::string, int> counts;  // all runs
         double median() const { return bench::median(ms); }
         double per_run(const std::string& op) const {
@@ -687,6 +806,7 @@ private:
             const double t = monotonic_ms();
             auto m = manager(env, dir);
             m->open();
+            p.open_ms.push_back(monotonic_ms() - t);
             m->refresh(user);
             const auto n = m->read([&](duck::Connection& c) {
                 return c.prepare("SELECT count(*) FROM reports WHERE user_id = ?").bind(1, user).execute().int64(0, 0);
@@ -789,8 +909,10 @@ private:
             row(base + "_process_since_snapshot", r.process_since);
             row(base + "_process_after_compaction", r.process_after);
         } else {
-            std::printf("%-28s %5d %6ld | %7.0f %7.0f %6.2fx | %7.0f %7.0f %6.2fx | %-13s %-13s\n", r.scenario.c_str(),
-                        r.partitions, r.tail, r.manager_since.median(), r.manager_after.median(), m_ratio,
+            std::printf("%-28s %5d %6ld | %5.0f %5.0f %7.0f %7.0f %6.2fx | %7.0f %7.0f %6.2fx | %-13s %-13s\n",
+                        r.scenario.c_str(), r.partitions, r.tail, bench::median(r.manager_since.open_ms),
+                        r.manager_since.median() - bench::median(r.manager_since.open_ms), r.manager_since.median(),
+                        r.manager_after.median(), m_ratio,
                         r.process_since.median(), r.process_after.median(), p_ratio,
                         requests(r.manager_since).c_str(), requests(r.manager_after).c_str());
         }
@@ -801,12 +923,14 @@ private:
         if (!opt_.csv) {
             std::printf("\ncold start then one read of one user (median of %d; ms): in-process = new DatabaseManager: "
                         "open + refresh(user) + a query;\nprocess = k9-api serve from exec to its first 200 of GET "
-                        "/reports. 'since' = %d writes since the snapshot, 'after' = right after a compaction.\n",
+                        "/reports. 'since' = %d writes since the snapshot (open: open() alone, +read: the user's "
+                        "partition catching up and the query), 'after' = right after a compaction.\n",
                         opt_.cold_runs, opt_.cold_writes);
-            std::printf("%-28s %5s %6s | %-24s | %-24s | %-27s\n", "", "", "entries", "in-process", "process",
+            std::printf("%-28s %5s %6s | %-36s | %-24s | %-27s\n", "", "", "entries", "in-process", "process",
                         "store requests, in-process");
-            std::printf("%-28s %5s %6s | %7s %7s %7s | %7s %7s %7s | %-13s %-13s\n", "scenario", "parts", "to read",
-                        "since", "after", "ratio", "since", "after", "ratio", "since L/G/H/P", "after L/G/H/P");
+            std::printf("%-28s %5s %6s | %5s %5s %7s %7s %7s | %7s %7s %7s | %-13s %-13s\n", "scenario", "parts",
+                        "to read", "open", "+read", "since", "after", "ratio", "since", "after", "ratio",
+                        "since L/G/H/P", "after L/G/H/P");
         }
         std::vector<int> sweep = opt_.cold_partitions;
         if (std::find(sweep.begin(), sweep.end(), opt_.partitions) == sweep.end()) sweep.push_back(opt_.partitions);
@@ -831,8 +955,14 @@ private:
             long lost = 0, dup = 0;
             for (const auto& r : distinct_runs_) lost += r.lost, dup += r.duplicated;
             for (const auto& r : same_runs_) lost += r.lost, dup += r.duplicated;
-            std::printf("  %d servers >= 6x the writes/s of %d: %.2fx  %s\n", many.servers, one.servers, scale,
+            std::printf("  %d servers >= 6x the writes/s of %d: %.2fx  %s", many.servers, one.servers, scale,
                         verdict(scale >= 6));
+            if (put_peers_.count(one.servers) && put_peers_.count(many.servers) && put_peers_[one.servers] > 0) {
+                std::printf(" (the store alone, bare PUTs: %.2fx; the fleet does %.2fx of its PUTs/s at %d)",
+                            put_peers_[many.servers] / put_peers_[one.servers],
+                            many.stats.per_second() / std::max(0.001, put_peers_[many.servers]), many.servers);
+            }
+            std::printf("\n");
             std::printf("  p99 at %d servers < 250 ms: %.1f ms  %s\n", many.servers, many.stats.p99(),
                         verdict(many.stats.p99() < 250));
             std::printf("  0 lost, 0 duplicated (every write run): %ld lost, %ld duplicated  %s\n", lost, dup,
@@ -863,6 +993,11 @@ private:
                         "LIST per read %.3f  %s\n",
                         ratio, verdict(ratio >= 0.5), s0->stats.p99(), verdict(s0->stats.p99() < 100),
                         s0->stats.per_op("LIST"), verdict(s0->stats.per_op("LIST") == 0));
+            if (get_peers_.count(16) && get_peers_[16] > 0) {
+                std::printf("    (the store alone, bare probe GETs by 16 threads: %.1f/s; staleness-0 reads do %.2fx of "
+                            "that)\n",
+                            get_peers_[16], s0->stats.per_second() / get_peers_[16]);
+            }
         }
     }
 
@@ -875,6 +1010,8 @@ private:
     bool failed_ = false;
     std::vector<WriteRun> distinct_runs_, same_runs_;
     std::vector<ReadRun> read_runs_;
+    std::map<int, double> put_peers_;  // threads -> PUTs/s
+    std::map<int, double> get_peers_;  // threads -> GETs/s (404)
     std::vector<ColdRow> cold_rows_;
 };
 

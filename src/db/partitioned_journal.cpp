@@ -1,3 +1,4 @@
+// PartitionedJournal: the write path (group commit, the append, fencing).
 #include "db/partitioned_journal.hpp"
 
 #include <algorithm>
@@ -5,6 +6,7 @@
 #include "common/crash_point.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
+#include "db/partition_state.hpp"
 #include "db/snapshot.hpp"
 #include "obs/metrics.hpp"
 
@@ -14,9 +16,6 @@ using store::StoreError;
 
 namespace {
 constexpr int kMaxCommitAttempts = 64;  // rounds of losing the seq to other writers
-constexpr int kMaxReloads = 3;          // snapshot reloads in one catch-up (compactions racing it)
-constexpr std::size_t kFetchConcurrency = 16;
-constexpr const char* kCorruptHint = "the database's journal is damaged; an operator must repair it";
 
 std::string new_nonce() {
     const std::string b = random_bytes(8);
@@ -36,41 +35,6 @@ struct PartitionedJournal::PendingWrite {
     void fail(std::exception_ptr e) {
         done = true;
         promise.set_exception(std::move(e));
-    }
-};
-
-struct PartitionedJournal::Partition {
-    explicit Partition(int i) : index(i) {}
-    const int index;
-    std::mutex mutex;  // one commit or catch-up at a time (lock order: see local_database.hpp)
-    bool damaged = false;  // guarded by mutex
-
-    std::mutex queue_mutex;
-    std::vector<std::shared_ptr<PendingWrite>> queue;
-
-    // When this copy last knew the partition had no entry above its seq: the reference of
-    // the fencing fast path, and of K9_MAX_STALENESS_MS.
-    std::mutex look_mutex;
-    Instant fence_ref;             // guarded by look_mutex
-    std::atomic<double> fresh_at_ms{-1e18};  // monotonic; far past: never fresh
-
-    // Shared probes: readers wait for a probe that started after they arrived.
-    std::mutex probe_mutex;
-    std::condition_variable probe_done;
-    bool probing = false;
-    std::uint64_t probes_started = 0, probes_finished = 0;
-    std::exception_ptr probe_error;
-
-    void looked(Instant at, double at_ms) {
-        std::lock_guard lock(look_mutex);
-        fence_ref = at;
-        fresh_at_ms = at_ms;
-    }
-    // Within half the retention since the last look: no entry above this copy's seq can
-    // have been pruned (see fenced_out).
-    bool fence_holds(std::int64_t retention_s) {
-        std::lock_guard lock(look_mutex);
-        return fence_ref.is_set() && fence_ref.elapsed_ms() < static_cast<double>(retention_s) * 1000.0 / 2;
     }
 };
 
@@ -297,271 +261,6 @@ bool PartitionedJournal::fenced_out(Partition& part, std::int64_t seq) {
                  "it is withdrawn and the write applied again on the current state",
                  {{"partition", part.index}, {"seq", seq}, {"snapshot_seq", covered}});
     return true;
-}
-
-// ---- Catching up ------------------------------------------------------------------------
-
-std::int64_t PartitionedJournal::snapshot_seq_now(int partition) {
-    const auto snapshot = store_.head_if_exists(key_);
-    if (!snapshot) return 0;
-    const auto seqs = snapshot_partition_seqs(*snapshot);
-    return seqs && partition < static_cast<int>(seqs->size()) ? (*seqs)[static_cast<std::size_t>(partition)] : 0;
-}
-
-std::optional<JournalEntry> PartitionedJournal::read_entry(Partition& part, std::int64_t seq) {
-    try {
-        return journal_.read(part.index, seq);
-    } catch (const StoreError& e) {
-        if (e.kind() != ErrorKind::Corrupt) throw;
-        if (!part.damaged) ++damaged_;
-        part.damaged = true;
-        throw health_.fail(HealthBoard::Slot::Journal,
-                           {"journal_corrupt", kCorruptHint,
-                            std::string(e.what()) + ". This copy stays at entry " +
-                                std::to_string(db_.partition_seq(part.index)) + " of partition " +
-                                std::to_string(part.index) +
-                                ". If the bucket keeps versions, make the entry's previous version current again; "
-                                "otherwise make a good snapshot current (k9db versions, k9db restore --version-id ID)"});
-    }
-}
-
-void PartitionedJournal::hole(Partition& part, const JournalHole& h, std::int64_t covered) {
-    if (!part.damaged) ++damaged_;
-    part.damaged = true;
-    throw health_.fail(HealthBoard::Slot::Journal,
-                       {"journal_corrupt", kCorruptHint, hole_message(store_.url_for(key_), h, covered)});
-}
-
-void PartitionedJournal::mark_sound(Partition& part) {
-    if (!part.damaged) return;
-    part.damaged = false;
-    if (--damaged_ == 0) health_.clear(HealthBoard::Slot::Journal);
-}
-
-std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch(int partition, const std::vector<std::int64_t>& seqs) {
-    std::vector<std::optional<JournalEntry>> out(seqs.size());
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto worker = [&] {
-        for (std::size_t i = next++; i < seqs.size(); i = next++) {
-            try {
-                out[i] = journal_.read(partition, seqs[i]);
-            } catch (...) {
-                std::lock_guard lock(error_mutex);
-                if (!error) error = std::current_exception();
-                next = seqs.size();
-            }
-        }
-    };
-    const std::size_t n = std::min(kFetchConcurrency, seqs.size());
-    std::vector<std::future<void>> workers;
-    for (std::size_t i = 1; i < n; ++i) workers.push_back(std::async(std::launch::async, worker));
-    worker();
-    for (auto& w : workers) w.get();
-    if (error) std::rethrow_exception(error);
-    return out;
-}
-
-void PartitionedJournal::apply_entry(Partition& part, const JournalEntry& entry) {
-    try {
-        std::shared_lock gate(db_.write_gate());
-        LocalDatabase::Lease lease(db_);
-        duck::Connection& conn = lease.conn();
-        duck::Transaction tx(conn);
-        for (const auto& m : entry.mutations) host_.mutation_fn(m.name)(conn, m.params);
-        LocalDatabase::write_partition_seq(conn, part.index, entry.seq);
-        crash_point("journal.apply");
-        tx.commit();
-    } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
-        throw health_.fail(HealthBoard::Slot::Journal,
-                           {"journal_unreadable", "the database's journal was written by a newer k9; upgrade",
-                            "entry " + std::to_string(entry.seq) + " of partition " + std::to_string(part.index) +
-                                " of " + store_.url_for(key_) + " cannot be applied by this k9: " + e.what() +
-                                ". Deploy the k9 that wrote it"});
-    } catch (const std::exception& e) {
-        throw host_.local_failure("replaying entry " + std::to_string(entry.seq) + " of partition " +
-                                  std::to_string(part.index) + " failed: " + e.what());
-    }
-    db_.set_partition_seq(part.index, entry.seq);
-}
-
-// Entries are missing above this copy for one good reason only: a compaction covered
-// and removed them, and then the snapshot holds them (reload it). Anything else is a
-// hole: refused, never skipped. `listed`: the partition's entries from a listing made
-// before this call (compaction), instead of a probe.
-void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalEntry> next,
-                                         const std::vector<std::int64_t>* listed) {
-    for (int round = 0;; ++round) {
-        const Instant looked = Instant::now();
-        const double looked_ms = monotonic_ms();
-        const std::int64_t seq = db_.partition_seq(part.index);
-        std::vector<std::int64_t> later;  // known to exist after `next`
-        if (listed != nullptr && round == 0) {
-            for (const auto s : *listed) {
-                if (s > seq) later.push_back(s);
-            }
-            if (!later.empty() && later.front() == seq + 1) {
-                later.erase(later.begin());
-                next = read_entry(part, seq + 1);
-            } else if (!later.empty()) {
-                next.reset();
-            }
-        } else if (!next || next->seq != seq + 1) {
-            next = read_entry(part, seq + 1);  // the probe
-            if (next) {
-                if (auto after = read_entry(part, seq + 2)) {  // more than one: list the rest
-                    later = journal_.list(part.index, seq + 1);
-                } 
-            }
-        } else if (auto after = read_entry(part, seq + 2)) {
-            later = journal_.list(part.index, seq + 1);
-        }
-        if (!next) {
-            if (later.empty()) {
-                // Nothing above this copy, unless a compaction removed it while we looked away.
-                if (part.fence_holds(settings_.retention_s) || snapshot_seq_now(part.index) <= seq) {
-                    part.looked(looked, looked_ms);
-                    mark_sound(part);
-                    return;
-                }
-            }
-            const std::int64_t covered = snapshot_seq_now(part.index);
-            if (covered <= seq || round >= kMaxReloads) {
-                hole(part, JournalHole{part.index, seq + 1, later.empty() ? seq + 1 : later.front() - 1}, covered);
-            }
-            log::info("This copy is behind a compaction; reloading the snapshot",
-                      {{"partition", part.index}, {"seq", seq}, {"snapshot_seq", covered}});
-            host_.reload();
-            next.reset();
-            continue;
-        }
-        // next is seq + 1; `later` the entries after it.
-        std::vector<std::optional<JournalEntry>> entries{std::move(next)};
-        if (const auto h = first_hole(part.index, seq + 1, later)) {
-            const std::int64_t covered = snapshot_seq_now(part.index);
-            if (covered <= seq || round >= kMaxReloads) hole(part, *h, covered);
-            host_.reload();
-            next.reset();
-            continue;
-        }
-        for (auto& e : fetch(part.index, later)) entries.push_back(std::move(e));
-        bool restart = false;
-        for (auto& e : entries) {
-            if (!e) {  // removed since the listing: only a compaction does that
-                restart = true;
-                break;
-            }
-            if (e->reset) {
-                // A restore or upload replaced the snapshot at this seq: load it, once it is there.
-                if (snapshot_seq_now(part.index) < e->seq) {
-                    log::info("A snapshot replacement is in progress; waiting for it",
-                              {{"partition", part.index}, {"seq", e->seq}});
-                    return;
-                }
-                host_.reload();
-                restart = true;
-                break;
-            }
-            apply_entry(part, *e);
-        }
-        next.reset();
-        if (restart) continue;
-        part.looked(looked, looked_ms);
-        last_refresh_at_ = system_now();
-        last_refresh_ms_ = looked_ms;
-        mark_sound(part);
-        return;
-    }
-}
-
-// ---- Reads ------------------------------------------------------------------------------
-
-void PartitionedJournal::refresh(int partition) {
-    Partition& part = *parts_[static_cast<std::size_t>(partition)];
-    if (settings_.max_staleness_ms > 0 &&
-        monotonic_ms() - part.fresh_at_ms < static_cast<double>(settings_.max_staleness_ms)) {
-        return;
-    }
-    std::unique_lock lock(part.probe_mutex);
-    const std::uint64_t target = part.probes_started + 1;  // a probe that starts after now
-    while (part.probes_finished < target) {
-        if (part.probing) {
-            part.probe_done.wait(lock);
-            continue;
-        }
-        part.probing = true;
-        const std::uint64_t mine = ++part.probes_started;
-        lock.unlock();
-        std::exception_ptr error;
-        try {
-            probe(part);
-            health_.clear(HealthBoard::Slot::Store);
-        } catch (...) {
-            error = std::current_exception();
-            note_failure(error);
-        }
-        lock.lock();
-        part.probing = false;
-        part.probes_finished = mine;
-        part.probe_error = error;
-        part.probe_done.notify_all();
-    }
-    if (part.probe_error) std::rethrow_exception(part.probe_error);
-}
-
-void PartitionedJournal::probe(Partition& part) {
-    const Instant looked = Instant::now();
-    const double looked_ms = monotonic_ms();
-    const std::int64_t seq = db_.partition_seq(part.index);
-    std::optional<JournalEntry> next;
-    if (!part.damaged) {
-        bool corrupt = false;
-        try {
-            next = journal_.read(part.index, seq + 1);
-        } catch (const StoreError& e) {
-            if (e.kind() != ErrorKind::Corrupt) throw;
-            corrupt = true;  // read again under the lock, which reports it
-        }
-        if (!next && !corrupt && part.fence_holds(settings_.retention_s)) {
-            part.looked(looked, looked_ms);
-            last_refresh_at_ = system_now();
-            last_refresh_ms_ = looked_ms;
-            return;
-        }
-    }
-    // New entries (another container wrote), damage, or a long pause: under the lock.
-    std::lock_guard lock(part.mutex);
-    catch_up_locked(part, std::move(next));
-}
-
-std::map<int, std::vector<std::int64_t>> PartitionedJournal::refresh_all() {
-    auto listing = journal_.list_all();
-    for (int p = 0; p < db_.partitions(); ++p) {
-        Partition& part = *parts_[static_cast<std::size_t>(p)];
-        const auto it = listing.find(p);
-        static const std::vector<std::int64_t> none;
-        const auto& seqs = it == listing.end() ? none : it->second;
-        const bool behind = !seqs.empty() && seqs.back() > db_.partition_seq(p);
-        if (!behind && !part.damaged) continue;
-        std::lock_guard lock(part.mutex);
-        catch_up_locked(part, std::nullopt, &seqs);
-    }
-    return listing;
-}
-
-void PartitionedJournal::note_failure(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(std::move(e));
-    } catch (const Unavailable&) {
-        // Already on the board.
-    } catch (const StoreError& s) {
-        if (!s.is_precondition_failed() && !s.is_not_found()) {
-            health_.set(HealthBoard::Slot::Store,
-                        {"store_unavailable", "the database store is unavailable; retry shortly", s.what()});
-        }
-    } catch (...) {
-    }
 }
 
 }  // namespace k9::db
