@@ -277,9 +277,9 @@ TEST(FileStoreClock, SkewedProcessesAgreeOnAges) {
                       {skew::kParentNowEnv, std::to_string(system_now())}};
         if (!fake_stat) env["NO_FAKE_STAT"] = "1";
         const auto r =
-            test::run_process({*faketime, "-f", "+2h", self, "--gtest_also_run_disabled_tests",
-                               "--gtest_filter=FileStoreClock.DISABLED_SkewedChild"},
-                              env);
+            test::run_under_faketime("+2h", {self, "--gtest_also_run_disabled_tests",
+                                             "--gtest_filter=FileStoreClock.DISABLED_SkewedChild"},
+                                     env);
         ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
         ASSERT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
         const auto said = r.out.find("skewed child:");

@@ -73,13 +73,10 @@ protected:
         e["K9_LOG_LEVEL"] = "WARN";
         return e;
     }
-    ProcessResult k9db(const std::vector<std::string>& args, const test::Env& e, const std::string& wrapper = "") {
-        std::vector<std::string> argv;
-        if (!wrapper.empty()) {
-            argv = {"faketime", "-f", wrapper};
-        }
-        argv.push_back((test::bin_dir() / "k9db").string());
+    ProcessResult k9db(const std::vector<std::string>& args, const test::Env& e, const std::string& clock_offset = "") {
+        std::vector<std::string> argv{(test::bin_dir() / "k9db").string()};
         argv.insert(argv.end(), args.begin(), args.end());
+        if (!clock_offset.empty()) return test::run_under_faketime(clock_offset, argv, e, tmp_.path());
         return test::run_process(argv, e, tmp_.path());
     }
     std::string s3_url() {

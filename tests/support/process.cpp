@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -84,11 +85,28 @@ ProcessResult run_process(const std::vector<std::string>& argv, const Env& env, 
         if (std::chrono::steady_clock::now() > deadline) {
             ::kill(-pid, SIGKILL);
             ::waitpid(pid, &status, 0);
-            break;
+            return ProcessResult{decode(status), slurp(tmp / "out"), slurp(tmp / "err"), true};
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return ProcessResult{decode(status), slurp(tmp / "out"), slurp(tmp / "err")};
+}
+
+ProcessResult run_under_faketime(const std::string& offset, const std::vector<std::string>& argv,
+                                 const Env& env, const stdfs::path& cwd, std::chrono::seconds timeout,
+                                 int attempts) {
+    std::vector<std::string> wrapped{"faketime", "-f", offset};
+    wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+    ProcessResult r;
+    for (int i = 0; i < attempts; ++i) {
+        r = run_process(wrapped, env, cwd, timeout);
+        const bool hung_in_libfaketime = r.timed_out && r.err.find("libfaketime:") != std::string::npos;
+        if (!hung_in_libfaketime) return r;
+        std::fprintf(stderr, "libfaketime hung while starting %s (attempt %d of %d)\n", argv[0].c_str(),
+                     i + 1, attempts);
+    }
+    r.err += "\n(libfaketime hung at start-up in every attempt: see run_under_faketime)";
+    return r;
 }
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const Env& env,

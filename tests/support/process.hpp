@@ -15,6 +15,7 @@ struct ProcessResult {
     int exit_code = -1;  // 128 + signal when killed by one
     std::string out;
     std::string err;
+    bool timed_out = false;  // killed by run_process at its deadline
 };
 
 using Env = std::map<std::string, std::string>;
@@ -24,6 +25,18 @@ using Env = std::map<std::string, std::string>;
 ProcessResult run_process(const std::vector<std::string>& argv, const Env& env,
                           const std::filesystem::path& cwd = std::filesystem::current_path(),
                           std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// Runs argv under `faketime -f <offset>` (the Debian package faketime), each attempt
+// bounded by `timeout`. libfaketime 0.9.10 (Debian 12) now and then deadlocks while it
+// initialises in a new process ("Unexpected recursive calls to clock_gettime() without
+// proper initialization"; upstream issues #130 and #365): a run that hung with that
+// message is started again, up to `attempts` times. A run that finished, or hung for any
+// other reason, is returned as it is.
+ProcessResult run_under_faketime(const std::string& offset, const std::vector<std::string>& argv,
+                                 const Env& env,
+                                 const std::filesystem::path& cwd = std::filesystem::current_path(),
+                                 std::chrono::seconds timeout = std::chrono::seconds(60),
+                                 int attempts = 3);
 
 // A process left running; killed (SIGTERM, then SIGKILL) on destruction.
 class BackgroundProcess {
