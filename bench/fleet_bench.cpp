@@ -167,6 +167,10 @@ struct Stats {
     double seconds = 0;
     std::map<std::string, int> counts;
     long listen_overflows = 0;
+    long client_min = 0, client_max = 0;  // expected answers of the least and the most served client
+    double machine_busy = 0;  // share of all cores busy during the window (every process)
+    double moto_cores = -1;   // moto_server's CPU during the window, in cores (-1: not found)
+    double server_cpu_ms = -1;  // the k9-api servers' CPU per operation (-1: none watched)
     long ops() const { return ok + errors; }
     double per_second() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
     double p50() const { return percentile(latencies, 0.50); }
@@ -182,10 +186,35 @@ struct Stats {
         return s;
     }
     // What the row should add: unexpected statuses, listen-queue overflows.
+    // ",machine_busy,moto_cores,server_cpu_ms_per_op" (blank when not measured).
+    std::string cpu_csv() const {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, ",%.3f,", machine_busy);
+        std::string s = buf;
+        if (moto_cores >= 0) s += (std::snprintf(buf, sizeof buf, "%.3f", moto_cores), buf);
+        s += ",";
+        if (server_cpu_ms >= 0) s += (std::snprintf(buf, sizeof buf, "%.2f", server_cpu_ms), buf);
+        return s;
+    }
     std::string notes(const char* expected) const {
         std::string s;
         if (errors > 0) s += std::string("  non-") + expected + ": " + statuses();
         if (listen_overflows > 0) s += "  (" + std::to_string(listen_overflows) + " TCP listen overflows on the machine)";
+        char buf[160];
+        if (client_max > 0 && client_min * 2 < client_max) {
+            std::snprintf(buf, sizeof buf, "  per client: %ld to %ld", client_min, client_max);
+            s += buf;
+        }
+        std::snprintf(buf, sizeof buf, "  cpu: machine %.0f%%", machine_busy * 100);
+        s += buf;
+        if (moto_cores >= 0) {
+            std::snprintf(buf, sizeof buf, ", moto %.2f core", moto_cores);
+            s += buf;
+        }
+        if (server_cpu_ms >= 0) {
+            std::snprintf(buf, sizeof buf, ", k9-api %.1f ms/op", server_cpu_ms);
+            s += buf;
+        }
         return s;
     }
 };
@@ -277,6 +306,53 @@ using Op = std::function<int(int client, long i, httplib::Client& http)>;
 // One client's loop body, made on its own thread: returns the status of its i-th call.
 using ClientOp = std::function<int(long i)>;
 
+// CPU time of a process (user + system), in seconds; 0 when it is gone.
+double process_cpu_s(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(text.substr(close + 2));
+    std::string f;
+    double ticks = 0;
+    for (int i = 3; fields >> f && i <= 15; ++i) {
+        if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+    }
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// The machine's CPU time so far: busy and total, in seconds over all cores.
+std::pair<double, double> machine_cpu_s() {
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    in >> cpu;
+    double busy = 0, total = 0;
+    for (int i = 0; i < 8; ++i) {
+        double v = 0;
+        in >> v;
+        total += v;
+        if (i != 3 && i != 4) busy += v;  // idle, iowait
+    }
+    const double tck = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    return {busy / tck, total / tck};
+}
+
+// moto_server's process: the one whose command line is moto_server ... -p <port>.
+pid_t find_moto(int port) {
+    for (const auto& entry : stdfs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(entry.path() / "cmdline");
+        std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        if (cmdline.find("moto_server") != std::string::npos &&
+            cmdline.find("-p " + std::to_string(port) + " ") != std::string::npos) {
+            return static_cast<pid_t>(std::stol(name));
+        }
+    }
+    return -1;
+}
+
 // The machine's TCP listen-queue overflows (a SYN dropped there is retried after 1 s).
 long listen_overflows() {
     std::ifstream in("/proc/net/netstat");
@@ -305,6 +381,7 @@ public:
             latency.stall_ms = opt_.latency_ms;
             proxy_->add(latency);
         }
+        moto_pid_ = find_moto(moto_.port());
         const std::string secret = random_bytes(32);
         secret_ = to_hex(reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
     }
@@ -344,7 +421,7 @@ private:
         if (opt_.csv) {
             std::printf("section,variant,servers,clients,partitions,staleness_ms,ops,per_s,p50_ms,p99_ms,max_ms,"
                         "errors,list_per_op,get_per_op,head_per_op,put_per_op,delete_per_op,post_per_op,lost,"
-                        "duplicated\n");
+                        "duplicated,machine_busy,moto_cores,server_cpu_ms_per_op\n");
         }
         std::fflush(stdout);
     }
@@ -447,6 +524,10 @@ private:
         while (ready < clients) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         proxy_->reset_counts();
         const long overflows = listen_overflows();
+        const auto machine0 = machine_cpu_s();
+        const double moto0 = moto_pid_ > 0 ? process_cpu_s(moto_pid_) : 0;
+        double servers0 = 0;
+        for (pid_t p : watch_) servers0 += process_cpu_s(p);
         const double started = monotonic_ms();
         go = true;
         go.notify_all();
@@ -457,15 +538,23 @@ private:
         s.seconds = (monotonic_ms() - started) / 1000;
         s.counts = proxy_->counts();
         s.listen_overflows = listen_overflows() - overflows;
+        const auto machine1 = machine_cpu_s();
+        s.machine_busy = (machine1.first - machine0.first) / std::max(1e-9, machine1.second - machine0.second);
+        if (moto_pid_ > 0) s.moto_cores = (process_cpu_s(moto_pid_) - moto0) / s.seconds;
+        double servers1 = 0;
+        for (pid_t p : watch_) servers1 += process_cpu_s(p);
         for (int c = 0; c < clients; ++c) {
             const auto u = static_cast<std::size_t>(c);
             s.latencies.insert(s.latencies.end(), latencies[u].begin(), latencies[u].end());
             s.ok += good[u];
+            s.client_min = c == 0 ? good[u] : std::min(s.client_min, good[u]);
+            s.client_max = std::max(s.client_max, good[u]);
             for (const auto& [status, n] : bad[u]) {
                 s.errors += n;
                 s.error_statuses[status] += n;
             }
         }
+        if (!watch_.empty()) s.server_cpu_ms = (servers1 - servers0) * 1000 / std::max(1L, s.ops());
         std::sort(s.latencies.begin(), s.latencies.end());
         return s;
     }
@@ -528,7 +617,10 @@ private:
         WriteRun run;
         run.servers = n;
         run.same_user = same_user;
+        watch_.clear();
+        for (auto& s : servers) watch_.push_back(s.process->pid());
         run.stats = run_load(n, ports, 201, 2, op);
+        watch_.clear();
         for (auto& s : servers) s.process->stop(SIGKILL);  // a reclaimed container: no shutdown persist
         try {
             const auto stored = stored_reports(prefix, partitions);
@@ -572,10 +664,11 @@ private:
     void print_write_row(const WriteRun& r, int partitions) {
         const Stats& s = r.stats;
         if (opt_.csv) {
-            std::printf("writes,%s,%d,%d,%d,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,%ld,%ld\n",
+            std::printf("writes,%s,%d,%d,%d,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,%ld,%ld%s\n",
                         r.same_user ? "one_user" : "distinct_users", r.servers, r.servers, partitions, s.ops(),
                         s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), r.lost, r.duplicated);
+                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), r.lost, r.duplicated,
+                        s.cpu_csv().c_str());
         } else {
             std::printf("%7d %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s | %6ld %5ld %4ld%s%s\n", r.servers, s.ops(),
                         s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
@@ -640,9 +733,9 @@ private:
                 };
             });
             if (opt_.csv) {
-                std::printf("writes,peer_put,0,%d,0,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,,\n", n, s.ops(), s.per_second(),
+                std::printf("writes,peer_put,0,%d,0,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,,%s\n", n, s.ops(), s.per_second(),
                             s.p50(), s.p99(), s.max(), s.errors,
-                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str());
+                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), s.cpu_csv().c_str());
             } else {
                 std::printf("%7s %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s |  (%d threads)%s\n", "peer", s.ops(),
                             s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
@@ -705,7 +798,9 @@ private:
                     const auto res = http.Get("/user/profile", headers[static_cast<std::size_t>(same ? 0 : c)]);
                     return res ? res->status : 0;
                 };
+                watch_ = {servers[0].process->pid()};
                 ReadRun r{staleness, clients, same_user, run_load(clients, std::vector<int>(clients, port), 200, 3, op)};
+                watch_.clear();
                 print_read_row(r);
                 read_runs_.push_back(r);
             }
@@ -750,9 +845,9 @@ private:
                 };
             });
             if (opt_.csv) {
-                std::printf("reads,peer_get_404,0,%d,0,0,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,\n", clients, s.ops(),
+                std::printf("reads,peer_get_404,0,%d,0,0,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,%s\n", clients, s.ops(),
                             s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str());
+                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), s.cpu_csv().c_str());
             } else {
                 std::printf("%9s %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", "peer", clients, "GET 404",
                             s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
@@ -767,10 +862,10 @@ private:
         const Stats& s = r.stats;
         const char* users = r.same_user ? "one" : r.clients == 1 ? "one" : "distinct";
         if (opt_.csv) {
-            std::printf("reads,%s,1,%d,%d,%ld,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,\n",
+            std::printf("reads,%s,1,%d,%d,%ld,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,%s\n",
                         r.same_user ? "one_user" : "distinct_users", r.clients, opt_.partitions, r.staleness_ms,
                         s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str());
+                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), s.cpu_csv().c_str());
         } else {
             std::printf("%9ld %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", r.staleness_ms, r.clients, users,
                         s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
@@ -898,7 +993,7 @@ private:
                 std::vector<double> sorted = p.ms;
                 std::sort(sorted.begin(), sorted.end());
                 std::map<std::string, int> counts = p.counts;
-                std::printf("cold,%s,1,1,%d,0,%zu,,%.1f,%.1f,%.1f,0%s,,\n", variant.c_str(), r.partitions, p.ms.size(),
+                std::printf("cold,%s,1,1,%d,0,%zu,,%.1f,%.1f,%.1f,0%s,,,,,\n", variant.c_str(), r.partitions, p.ms.size(),
                             p.median(), sorted.back(), sorted.back(),
                             per_op_csv(counts, static_cast<double>(p.ms.size())).c_str());
             };
@@ -1011,6 +1106,8 @@ private:
     std::vector<WriteRun> distinct_runs_, same_runs_;
     std::vector<ReadRun> read_runs_;
     std::map<int, double> put_peers_;  // threads -> PUTs/s
+    pid_t moto_pid_ = -1;
+    std::vector<pid_t> watch_;  // the k9-api servers of the current window (CPU per operation)
     std::map<int, double> get_peers_;  // threads -> GETs/s (404)
     std::vector<ColdRow> cold_rows_;
 };
