@@ -88,7 +88,17 @@ protected:
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
         for (;;) {
             if (std::chrono::steady_clock::now() > deadline) {
-                ADD_FAILURE() << "the writers did not finish in time";
+                std::string logs;
+                for (int w = 0; w < kWriters; ++w) {
+                    const auto log = scenario / ("w" + std::to_string(w) + "-" +
+                                                 std::to_string(incarnation[static_cast<std::size_t>(w)] - 1)) / "log";
+                    std::ifstream in(log);
+                    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                    if (text.size() > 1500) text = "..." + text.substr(text.size() - 1500);
+                    logs += "\nwriter " + std::to_string(w) + " (" + std::to_string(acked(w).size()) +
+                            " acknowledged), the log of its last start:\n" + text;
+                }
+                ADD_FAILURE() << "the writers did not finish in time" << logs;
                 return out;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<>(30, 120)(rng)));
