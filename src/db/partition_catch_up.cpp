@@ -83,27 +83,32 @@ std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch(int partition
     return out;
 }
 
-void PartitionedJournal::apply_entry(Partition& part, const JournalEntry& entry) {
+void PartitionedJournal::apply_entries(Partition& part, const std::vector<const JournalEntry*>& entries) {
+    if (entries.empty()) return;
+    const JournalEntry* current = entries.front();
     try {
         std::shared_lock gate(db_.write_gate());
         LocalDatabase::Lease lease(db_);
         duck::Connection& conn = lease.conn();
         duck::Transaction tx(conn);
-        for (const auto& m : entry.mutations) host_.mutation_fn(m.name)(conn, m.params);
-        LocalDatabase::write_partition_seq(conn, part.index, entry.seq);
-        crash_point("journal.apply");
+        for (const JournalEntry* entry : entries) {
+            current = entry;
+            for (const auto& m : entry->mutations) host_.mutation_fn(m.name)(conn, m.params);
+            crash_point("journal.apply");
+        }
+        LocalDatabase::write_partition_seq(conn, part.index, entries.back()->seq);
         tx.commit();
     } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
         throw health_.fail(HealthBoard::Slot::Journal,
                            {"journal_unreadable", "the database's journal was written by a newer k9; upgrade",
-                            "entry " + std::to_string(entry.seq) + " of partition " + std::to_string(part.index) +
+                            "entry " + std::to_string(current->seq) + " of partition " + std::to_string(part.index) +
                                 " of " + store_.url_for(key_) + " cannot be applied by this k9: " + e.what() +
                                 ". Deploy the k9 that wrote it"});
     } catch (const std::exception& e) {
-        throw host_.local_failure("replaying entry " + std::to_string(entry.seq) + " of partition " +
+        throw host_.local_failure("replaying entry " + std::to_string(current->seq) + " of partition " +
                                   std::to_string(part.index) + " failed: " + e.what());
     }
-    db_.set_partition_seq(part.index, entry.seq);
+    db_.set_partition_seq(part.index, entries.back()->seq);
 }
 
 // Entries are missing above this copy for one good reason only: a compaction covered
@@ -167,7 +172,12 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         }
         for (auto& e : fetch(part.index, later)) entries.push_back(std::move(e));
         bool restart = false;
+        std::vector<const JournalEntry*> run;  // consecutive entries to replay together
         for (auto& e : entries) {
+            if (!e || e->reset) {
+                apply_entries(part, run);
+                run.clear();
+            }
             if (!e) {  // removed since the listing: only a compaction does that
                 restart = true;
                 break;
@@ -183,8 +193,9 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
                 restart = true;
                 break;
             }
-            apply_entry(part, *e);
+            run.push_back(&*e);
         }
+        if (!restart) apply_entries(part, run);
         next.reset();
         if (restart) continue;
         part.looked(looked, looked_ms);

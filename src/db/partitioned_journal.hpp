@@ -100,7 +100,9 @@ private:
     void catch_up_locked(Partition& part, std::optional<JournalEntry> next = std::nullopt,
                          const std::vector<std::int64_t>* listed = nullptr);
     void probe(Partition& part);
-    void apply_entry(Partition& part, const JournalEntry& entry);
+    // Replays consecutive entries of the partition in one local transaction (one commit
+    // for a whole catch-up: a cold start's first read of a long tail pays one fsync).
+    void apply_entries(Partition& part, const std::vector<const JournalEntry*>& entries);
     // The entries at `seqs` of the partition, fetched in parallel, in order; nullopt
     // where one is missing.
     std::vector<std::optional<JournalEntry>> fetch(int partition, const std::vector<std::int64_t>& seqs);
