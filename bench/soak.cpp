@@ -227,8 +227,10 @@ std::set<std::string> ids_in_store(const test::Env& server_env, const test::Moto
     });
 }
 
-std::string token_for(const test::Env& env, const std::string& user) {
-    auto r = test::run_process({(test::bin_dir() / "k9db").string(), "token", "--user", user}, env);
+std::string token_for(const test::Env& env, const std::string& user, bool admin = false) {
+    std::vector<std::string> argv{(test::bin_dir() / "k9db").string(), "token", "--user", user};
+    if (admin) argv.push_back("--admin");  // /health's details are for administrators
+    auto r = test::run_process(argv, env);
     if (r.exit_code != 0) throw std::runtime_error("k9db token failed: " + r.err);
     while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == '\r')) r.out.pop_back();
     return r.out;
@@ -410,7 +412,10 @@ int main(int argc, char** argv) {
     const auto load = test::run_process(wrk, {}, stdfs::current_path(), std::chrono::seconds(opt.seconds + 300));
     monitor.stop();
     const double rss_end = monitor.died() ? 0 : rss_mb(server.pid());
-    const auto health = test::run_process({"curl", "-s", "-m", "30", base + "/health"}, {});
+    const auto health = test::run_process({"curl", "-s", "-m", "30", "-H",
+                                           "Authorization: Bearer " + token_for(env, "soak-admin", true),
+                                           base + "/health"},
+                                          {});
     const double stop_started = monotonic_ms();
     const int server_exit = server.stop(SIGTERM, std::chrono::seconds(180));
     const double stop_ms = monotonic_ms() - stop_started;

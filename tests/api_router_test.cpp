@@ -27,6 +27,7 @@ namespace {
 using nlohmann::json;
 using test::is_error;
 using test::json_of;
+using test::kAdmin;
 using test::kUserA;
 using test::kUserB;
 
@@ -292,8 +293,23 @@ TEST_F(RouterTest, ExportAsCsvNeutralisesLeadingTabsAndCarriageReturns) {
     EXPECT_EQ(rows[1][5], "'\t@SUM(A1)");
 }
 
-TEST_F(RouterTest, HealthNeedsNoAuthAndShowsTheDatabaseState) {
-    auto r = get("/health", "");
+// /health needs no credentials and then says only whether the service is healthy; the
+// bucket, key, local path and ETags are for administrators.
+TEST_F(RouterTest, HealthToAnyoneIsTheStatusAlone) {
+    for (const std::string& user : {std::string(), kUserA}) {
+        const auto r = get("/health", user);
+        ASSERT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.body, R"({"status":"ok"})") << (user.empty() ? "anonymous" : "a signed-in user");
+    }
+    auto bad = request("GET", "/health", "", "");
+    bad.headers["authorization"] = "Bearer not-a-token";
+    const auto r = send(bad);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"status":"ok"})") << "bad credentials are ignored here";
+}
+
+TEST_F(RouterTest, HealthToAnAdministratorShowsTheDatabaseState) {
+    auto r = get("/health", kAdmin);
     ASSERT_EQ(r.status, 200) << r.body;
     auto h = json_of(r);
     EXPECT_EQ(h["status"], "ok");
@@ -311,10 +327,28 @@ TEST_F(RouterTest, HealthNeedsNoAuthAndShowsTheDatabaseState) {
     EXPECT_EQ(health()["database"]["pending_writes"], 1);
 }
 
-TEST_F(RouterTest, AdminPersistUploadsOnceAndTheRemoteEtagFollows) {
+TEST_F(RouterTest, AdminRoutesAreForAdministratorsOnly) {
     EXPECT_TRUE(is_error(call("POST", "/admin/persist", "", ""), 401, "unauthorized"));
+    const auto user = call("POST", "/admin/persist", "", kUserA);
+    ASSERT_TRUE(is_error(user, 403, "forbidden"));
+    EXPECT_NE(json_of(user)["error"]["message"].get<std::string>().find("k9-admins"), std::string::npos) << user.body;
+    EXPECT_EQ(call("POST", "/admin/persist", "", kAdmin).status, 200);
+}
+
+TEST_F(RouterTest, AdminCallsAreRateLimited) {
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(call("POST", "/admin/persist", "", kAdmin).status, 200) << i;
+    const auto r = call("POST", "/admin/persist", "", kAdmin);
+    ASSERT_TRUE(is_error(r, 429, "rate_limited"));
+    ASSERT_TRUE(r.headers.count("retry-after"));
+    const int retry_after = std::stoi(r.headers.at("retry-after"));
+    EXPECT_GE(retry_after, 1);
+    EXPECT_LE(retry_after, 10);
+    EXPECT_EQ(call("POST", "/admin/persist", "", kUserA).status, 403) << "others are refused first, not counted";
+}
+
+TEST_F(RouterTest, AdminPersistUploadsOnceAndTheRemoteEtagFollows) {
     create_report("one");
-    auto first = call("POST", "/admin/persist");
+    auto first = call("POST", "/admin/persist", "", kAdmin);
     ASSERT_EQ(first.status, 200) << first.body;
     const auto p1 = json_of(first);
     EXPECT_EQ(p1["persisted"], true);
@@ -327,10 +361,10 @@ TEST_F(RouterTest, AdminPersistUploadsOnceAndTheRemoteEtagFollows) {
     EXPECT_FALSE(h["database"]["last_persist"].is_null());
     EXPECT_EQ(h["persist"]["persists"], 1);
 
-    EXPECT_EQ(json_of(call("POST", "/admin/persist"))["persisted"], false);  // nothing new
+    EXPECT_EQ(json_of(call("POST", "/admin/persist", "", kAdmin))["persisted"], false);  // nothing new
 
     create_report("two");
-    const auto p2 = json_of(call("POST", "/admin/persist"));
+    const auto p2 = json_of(call("POST", "/admin/persist", "", kAdmin));
     EXPECT_EQ(p2["persisted"], true);
     EXPECT_NE(p2["etag"], etag1);
     EXPECT_EQ(health()["database"]["remote_etag"], p2["etag"]);
@@ -488,6 +522,31 @@ TEST_F(RouterTest, BadBodiesAreRefusedWith400AndWriteNothing) {
     }
     EXPECT_EQ(health()["database"]["pending_writes"], pending);
     EXPECT_EQ(json_of(get(rep))["title"], "Weekly");
+}
+
+// Bodies are strict JSON: a key given twice is refused (RFC 8259 leaves it undefined, and
+// two parsers picking different ones is how a check is smuggled past), naming the key.
+TEST_F(RouterTest, DuplicateKeysAreRefusedNamingTheKey) {
+    const struct {
+        std::string method, target, body, key;
+    } cases[] = {
+        {"POST", "/reports", R"({"title":"a","title":"b","author":"x","date":"2024-01-01","reference":1})", "title"},
+        {"POST", "/reports", R"({"title":"a","author":"x","date":"2024-01-01","reference":{"k":1,"k":2}})", "k"},
+        {"PATCH", "/user/profile", R"({"name":"Ann","email":"a@b.c","name":"Bob"})", "name"},
+        {"PATCH", "/user/profile", R"({"preferences":{"theme":"dark","x":{"a":1,"a":1}}})", "a"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.body);
+        const auto r = call(c.method, c.target, c.body);
+        ASSERT_TRUE(is_error(r, 400, "invalid_json"));
+        EXPECT_NE(json_of(r)["error"]["message"].get<std::string>().find("'" + c.key + "'"), std::string::npos)
+            << r.body;
+    }
+    // The same key in two different objects is no duplicate.
+    EXPECT_EQ(call("POST", "/reports",
+                   R"({"title":"a","author":"x","date":"2024-01-01","reference":{"title":1,"o":{"title":2}}})")
+                  .status,
+              201);
 }
 
 TEST_F(RouterTest, BoundaryValuesAreAccepted) {
@@ -664,7 +723,7 @@ TEST_F(RouterTest, AConflictIsCountedShownAndKeepsTheWritesPending) {
     EXPECT_EQ(store->head(test::kSnapshotKey).etag, other_etag);  // nothing overwritten
     EXPECT_EQ(json_of(get("/user/profile"))["name"], "Ann");      // still served locally
 
-    EXPECT_TRUE(is_error(call("POST", "/admin/persist"), 409, "persist_conflict"));
+    EXPECT_TRUE(is_error(call("POST", "/admin/persist", "", kAdmin), 409, "persist_conflict"));
     h = health();
     EXPECT_EQ(h["persist"]["conflicts"], 2);
     EXPECT_EQ(h["database"]["pending_writes"], 3);
@@ -674,7 +733,7 @@ TEST_F(RouterTest, AConflictIsCountedShownAndKeepsTheWritesPending) {
 TEST_F(RouterTest, AConflictAfterAnEarlierPersistStillShowsDegraded) {
     durability_ = "snapshot";
     create_report("one");
-    ASSERT_EQ(call("POST", "/admin/persist").status, 200);
+    ASSERT_EQ(call("POST", "/admin/persist", "", kAdmin).status, 200);
     EXPECT_EQ(health()["status"], "ok");
     {  // Another container starts from that snapshot and moves the remote on.
         std::filesystem::create_directories(tmp_ / "other");
@@ -685,7 +744,7 @@ TEST_F(RouterTest, AConflictAfterAnEarlierPersistStillShowsDegraded) {
     }
     create_report("two");
     clock_.advance_seconds(1);
-    EXPECT_TRUE(is_error(call("POST", "/admin/persist"), 409, "persist_conflict"));
+    EXPECT_TRUE(is_error(call("POST", "/admin/persist", "", kAdmin), 409, "persist_conflict"));
     const auto h = health();
     EXPECT_EQ(h["status"], "degraded");
     EXPECT_EQ(h["persist"]["conflicts"], 1);

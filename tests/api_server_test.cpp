@@ -112,6 +112,39 @@ TEST_F(ApiServerTest, HttpLevelErrorsAreJsonToo) {
     EXPECT_EQ(call("GET", "/health", "", "").status, 200) << "the server survived";
 }
 
+// The operator's path to /admin/*: a token from `k9db token --admin` (the group is
+// K9_ADMIN_GROUP's, here not the default) against the real server.
+TEST_F(ApiServerTest, AnAdministratorsTokenFromK9dbOpensAdminRoutes) {
+    server_.reset();
+    start({{"K9_ADMIN_GROUP", "ops"}});
+    test::Env env = test::base_env();
+    env["K9_JWT_SECRET"] = kSecret;
+    env["K9_ADMIN_GROUP"] = "ops";
+    env["K9_STORE_URL"] = "file://" + (tmp_ / "store").string();
+    auto mint = [&](bool admin) {
+        std::vector<std::string> argv{(test::bin_dir() / "k9db").string(), "token", "--user", "operator"};
+        if (admin) argv.push_back("--admin");
+        const auto r = test::run_process(argv, env, tmp_.path());
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return r.out.substr(0, r.out.find('\n'));
+    };
+    auto persist = [&](const std::string& token) {
+        http::Request r;
+        r.method = "POST";  // no body
+        r.url = "http://127.0.0.1:" + std::to_string(port_) + "/admin/persist";
+        r.headers.emplace_back("authorization", "Bearer " + token);
+        return client_.send(r);
+    };
+    EXPECT_EQ(persist(mint(false)).status, 403);
+    const auto ok = persist(mint(true));
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    http::Request health;
+    health.url = "http://127.0.0.1:" + std::to_string(port_) + "/health";
+    EXPECT_EQ(client_.send(health).body, R"({"status":"ok"})");
+    health.headers.emplace_back("authorization", "Bearer " + mint(true));
+    EXPECT_NE(client_.send(health).body.find("\"database\""), std::string::npos);
+}
+
 TEST_F(ApiServerTest, ManyClientsAtOnce) {
     constexpr int kThreads = 8, kEach = 15;
     std::atomic<int> created{0};

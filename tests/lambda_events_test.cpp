@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/auth.hpp"
 #include "common/hash.hpp"
 #include "runtime/lambda_events.hpp"
 
@@ -307,6 +308,24 @@ TEST(LambdaEvents, RestApiSingleValueMapsAloneAndRepeatedHeaders) {
     const api::Request m = parse_event(event.dump()).request;
     EXPECT_EQ(m.header("cookie"), "a=1; b=2");
     EXPECT_EQ(m.header("x-custom"), "c, d");  // multiValueHeaders win over headers
+}
+
+// The authorizers' `cognito:groups`: REST API Cognito authorizers give a comma-separated
+// string, HTTP API JWT authorizers "[a b]"; a token's claim is a JSON array.
+TEST(LambdaEvents, CognitoGroupsFromEitherAuthorizer) {
+    auto rest = json::parse(kRestCognitoEvent);
+    EXPECT_EQ(parse_event(rest.dump()).request.authorizer_groups, std::vector<std::string>{"admins"});
+    rest["requestContext"]["authorizer"]["claims"]["cognito:groups"] = "readers,k9-admins";
+    EXPECT_EQ(parse_event(rest.dump()).request.authorizer_groups,
+              (std::vector<std::string>{"readers", "k9-admins"}));
+    auto http = json::parse(kHttpApiJwtEvent);
+    EXPECT_TRUE(parse_event(http.dump()).request.authorizer_groups.empty());
+    http["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[k9-admins readers]";
+    EXPECT_EQ(parse_event(http.dump()).request.authorizer_groups,
+              (std::vector<std::string>{"k9-admins", "readers"}));
+    EXPECT_EQ(api::groups_from_claim(json::array({"a", "", 3, "b"})), (std::vector<std::string>{"a", "b"}));
+    EXPECT_TRUE(api::groups_from_claim(json(42)).empty());
+    EXPECT_TRUE(api::groups_from_claim(json("[]")).empty());
 }
 
 TEST(LambdaEvents, HttpApiSampleWithJwtClaims) {

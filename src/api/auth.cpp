@@ -2,6 +2,9 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "api/errors.hpp"
 #include "common/fs.hpp"
 #include "common/http_client.hpp"
@@ -44,10 +47,43 @@ std::shared_ptr<const Jwks> Authenticator::keys(bool refresh) {
     return policy_.jwks;
 }
 
-std::string Authenticator::user_id(const Request& request) {
+namespace {
+Caller from_token(const VerifiedToken& token) {
+    const auto groups = token.claims.find("cognito:groups");
+    return {token.subject, groups == token.claims.end() ? std::vector<std::string>{} : groups_from_claim(*groups)};
+}
+}  // namespace
+
+bool Caller::in_group(const std::string& group) const {
+    return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+std::vector<std::string> groups_from_claim(const nlohmann::json& claim) {
+    std::vector<std::string> out;
+    if (claim.is_array()) {
+        for (const auto& g : claim) {
+            if (g.is_string() && !g.get_ref<const std::string&>().empty()) out.push_back(g.get<std::string>());
+        }
+    } else if (claim.is_string()) {
+        std::string text = claim.get<std::string>();
+        if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+        std::string item;
+        for (const char c : text + ",") {
+            if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+                if (!item.empty()) out.push_back(item);
+                item.clear();
+            } else {
+                item += c;
+            }
+        }
+    }
+    return out;
+}
+
+Caller Authenticator::caller(const Request& request) {
     if (request.authorizer_user_id) {
         if (request.authorizer_user_id->empty()) unauthorized("the authorizer gave no user id");
-        return *request.authorizer_user_id;
+        return {*request.authorizer_user_id, request.authorizer_groups};
     }
     const auto header = request.header("authorization");
     if (!header) unauthorized("missing Authorization header: send 'Authorization: Bearer <token>'");
@@ -68,7 +104,7 @@ std::string Authenticator::user_id(const Request& request) {
                      "or K9_JWT_SECRET for development");
     }
     try {
-        return verify_jwt(token, policy).subject;
+        return from_token(verify_jwt(token, policy));
     } catch (const JwtError& first) {
         // A key rotation at Cognito: fetch the key set again (rate-limited) and retry once.
         if (jwks_url_) {
@@ -76,7 +112,7 @@ std::string Authenticator::user_id(const Request& request) {
             if (fresh && fresh != policy.jwks) {
                 policy.jwks = fresh;
                 try {
-                    return verify_jwt(token, policy).subject;
+                    return from_token(verify_jwt(token, policy));
                 } catch (const JwtError& e) {
                     unauthorized(e.what());
                 }

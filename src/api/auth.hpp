@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "api/http_types.hpp"
 #include "api/jwt.hpp"
@@ -17,6 +18,17 @@
 
 namespace k9::api {
 
+// Who made a request: the user id, and the Cognito groups the credentials name.
+struct Caller {
+    std::string user_id;
+    std::vector<std::string> groups;
+    bool in_group(const std::string& group) const;
+};
+
+// `cognito:groups` as the token or an authorizer carries it: a JSON array of strings, or
+// a string ("a,b" from REST API authorizers, "[a b]" from HTTP API JWT authorizers).
+std::vector<std::string> groups_from_claim(const nlohmann::json& claim);
+
 // Fetches a URL's body (the Cognito JWKS); throws on failure.
 using JwksFetch = std::function<std::string(const std::string& url)>;
 
@@ -24,8 +36,9 @@ class Authenticator {
 public:
     Authenticator(const config::ApiSettings& settings, Clock clock = system_clock(), JwksFetch fetch = {});
 
-    // The caller's user id, or ApiError(401) saying what is wrong with the credentials.
-    std::string user_id(const Request& request);
+    // The caller, or ApiError(401) saying what is wrong with the credentials.
+    Caller caller(const Request& request);
+    std::string user_id(const Request& request) { return caller(request).user_id; }
 
 private:
     std::shared_ptr<const Jwks> keys(bool refresh);

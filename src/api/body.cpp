@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <set>
+#include <vector>
 
 #include "api/errors.hpp"
 
@@ -36,9 +39,28 @@ std::size_t max_depth(const std::string& text) {
 Body::Body(const Request& request, std::initializer_list<const char*> allowed) {
     if (request.body.empty()) throw ApiError(400, "invalid_json", "the request needs a JSON object body");
     if (max_depth(request.body) > kMaxDepth) throw ApiError(400, "invalid_json", "the request body is nested too deeply");
-    // The parser is given no callback and no exceptions: malformed input is one error.
-    json_ = nlohmann::json::parse(request.body, nullptr, false);
+    // No exceptions from the parser: malformed input is one error. The callback keeps the
+    // keys of each open object and notes the first key given twice.
+    std::vector<std::set<std::string>> open_objects;
+    std::optional<std::string> duplicate;
+    const auto note_keys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        using Event = nlohmann::json::parse_event_t;
+        if (event == Event::object_start) {
+            open_objects.emplace_back();
+        } else if (event == Event::object_end && !open_objects.empty()) {
+            open_objects.pop_back();
+        } else if (event == Event::key && !open_objects.empty() && !duplicate) {
+            std::string key = parsed.get<std::string>();
+            if (!open_objects.back().insert(key).second) duplicate = std::move(key);
+        }
+        return true;
+    };
+    json_ = nlohmann::json::parse(request.body, note_keys, false);
     if (json_.is_discarded()) throw ApiError(400, "invalid_json", "the request body is not valid JSON");
+    if (duplicate) {
+        throw ApiError(400, "invalid_json",
+                       "the request body gives the key '" + duplicate->substr(0, 64) + "' twice in one object");
+    }
     if (!json_.is_object()) throw ApiError(400, "invalid_json", "the request body must be a JSON object");
     for (const auto& item : json_.items()) {
         const std::string& name = item.key();  // not a structured binding: clang 14 cannot capture one

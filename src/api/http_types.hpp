@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace k9::api {
 
@@ -18,6 +19,8 @@ struct Request {
     // The user id an upstream authorizer established (API Gateway Cognito `sub`);
     // unset when no authorizer ran and k9 must verify the bearer token itself.
     std::optional<std::string> authorizer_user_id;
+    // The caller's Cognito groups (`cognito:groups`) as that authorizer gave them.
+    std::vector<std::string> authorizer_groups;
     std::string source_ip;
 
     std::optional<std::string> header(const std::string& lower_name) const {

@@ -1,5 +1,7 @@
 #include "api/router.hpp"
 
+#include <cmath>
+
 #include "api/errors.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
@@ -122,7 +124,10 @@ Response failure_response(const Request& request, const std::string& route) {
 
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
-Router::Router(Services services, Authenticator& auth) : services_(services), auth_(auth) {
+Router::Router(Services services, Authenticator& auth, AdminPolicy admin)
+    : services_(services), auth_(auth), admin_(std::move(admin)) {
+    admin_tokens_ = admin_.calls_per_minute;
+    admin_refilled_ms_ = monotonic_ms();
     add_service_routes(routes_);
     add_user_routes(routes_);
     add_report_routes(routes_);
@@ -142,14 +147,43 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
             continue;
         }
         route_name = route.method + " " + route.pattern;
-        if (route.needs_user) {
-            user = auth_.user_id(request);
-            // Journal mode: a read sees every write acknowledged before it, by any container
-            // (one GET of the user's partition). A write needs no look first: the journal
-            // refuses an append from a copy that is behind, which then catches up.
-            if (!route.writes) services_.manager.refresh(user);
+        bool admin = false;
+        if (route.access == Access::Public) {
+            // Credentials are optional here: valid ones (an administrator's) show more.
+            if (request.authorizer_user_id || request.header("authorization")) {
+                try {
+                    admin = auth_.caller(request).in_group(admin_.group);
+                } catch (const ApiError&) {
+                }
+            }
+        } else {
+            const Caller caller = auth_.caller(request);
+            user = caller.user_id;
+            admin = caller.in_group(admin_.group);
         }
-        Response response = route.handler(services_, Call{request, params, user});
+        if (route.access == Access::Admin) {
+            if (!admin) {
+                throw ApiError(403, "forbidden",
+                               "this route is for administrators: members of the Cognito group '" + admin_.group +
+                                   "' (K9_ADMIN_GROUP)");
+            }
+            int retry_after_s = 0;
+            if (!take_admin_call(retry_after_s)) {
+                Response r = error_response(429, "rate_limited",
+                                            "too many administrative calls: at most " +
+                                                std::to_string(admin_.calls_per_minute) +
+                                                " a minute (K9_ADMIN_CALLS_PER_MINUTE); retry in " +
+                                                std::to_string(retry_after_s) + " s",
+                                            request.request_id);
+                r.headers["retry-after"] = std::to_string(retry_after_s);
+                return r;
+            }
+        }
+        // Journal mode: a read sees every write acknowledged before it, by any container
+        // (one GET of the user's partition). A write needs no look first: the journal
+        // refuses an append from a copy that is behind, which then catches up.
+        if (route.access == Access::User && !route.writes) services_.manager.refresh(user);
+        Response response = route.handler(services_, Call{request, params, user, admin});
         if (route.writes && response.status < 300) services_.persist.note_write();
         return response;
     }
@@ -164,6 +198,20 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
         return r;
     }
     throw ApiError(404, "not_found", "no such route: " + path.substr(0, 200));
+}
+
+bool Router::take_admin_call(int& retry_after_s) {
+    std::lock_guard lock(admin_mutex_);
+    const double now = monotonic_ms();
+    const double per_ms = admin_.calls_per_minute / 60000.0;
+    admin_tokens_ = std::min<double>(admin_.calls_per_minute, admin_tokens_ + (now - admin_refilled_ms_) * per_ms);
+    admin_refilled_ms_ = now;
+    if (admin_tokens_ >= 1) {
+        admin_tokens_ -= 1;
+        return true;
+    }
+    retry_after_s = static_cast<int>(std::ceil((1 - admin_tokens_) / per_ms / 1000));
+    return false;
 }
 
 Response Router::handle(const Request& request) {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,29 +35,49 @@ struct Call {
     const Request& request;
     const Params& params;
     const std::string& user;
+    bool admin = false;  // the caller is an administrator (also on public routes)
 };
 
 using Handler = std::function<Response(Services&, const Call&)>;
 
+// Who may call a route. Public: anyone (credentials, when sent and valid, are noted);
+// User: a signed-in user, whose partition a read makes fresh first; Admin: a member of
+// the administrators' group, a limited number of calls per minute.
+enum class Access { Public, User, Admin };
+
 struct Route {
     std::string method;
     std::string pattern;  // "/reports/{reportId}/favorites/{productId}"
-    bool needs_user = true;
+    Access access = Access::User;
     bool writes = false;  // counts toward automatic persistence when it succeeds
     Handler handler;
 };
 
+// Who administers the service (K9_ADMIN_GROUP, K9_ADMIN_CALLS_PER_MINUTE).
+struct AdminPolicy {
+    std::string group = "k9-admins";
+    int calls_per_minute = 6;
+};
+
 class Router {
 public:
-    Router(Services services, Authenticator& auth);
+    Router(Services services, Authenticator& auth, AdminPolicy admin = {});
     Response handle(const Request& request);
     const std::vector<Route>& routes() const { return routes_; }
 
 private:
     Response dispatch(const Request& request, std::string& route_name, std::string& user);
 
+    // Takes one of the administrators' calls of this minute; false when they are spent,
+    // with the seconds until the next one.
+    bool take_admin_call(int& retry_after_s);
+
     Services services_;
     Authenticator& auth_;
+    AdminPolicy admin_;
+    std::mutex admin_mutex_;
+    double admin_tokens_ = 0;
+    double admin_refilled_ms_ = 0;
     std::vector<Route> routes_;
 };
 

@@ -59,7 +59,7 @@ repo::Report must_find(Services& s, const Call& c) {
 }  // namespace
 
 void add_report_routes(std::vector<Route>& routes) {
-    routes.push_back({"GET", "/reports", true, false, [](Services& s, const Call& c) {
+    routes.push_back({"GET", "/reports", Access::User, false, [](Services& s, const Call& c) {
                           const auto page = s.reports.list_for_user(c.user, parse_limit(c.request),
                                                                     c.request.query_param("cursor"));
                           nlohmann::json items = nlohmann::json::array();
@@ -68,7 +68,7 @@ void add_report_routes(std::vector<Route>& routes) {
                                                           {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor)
                                                                                            : nlohmann::json(nullptr)}}));
                       }});
-    routes.push_back({"POST", "/reports", true, true, [](Services& s, const Call& c) {
+    routes.push_back({"POST", "/reports", Access::User, true, [](Services& s, const Call& c) {
                           const Body body(c.request, {"title", "author", "date", "reference", "favorites"});
                           repo::NewReport report{body.string("title"), body.string("author"), body.string("date"),
                                                  body.value("reference"), {}};
@@ -78,35 +78,35 @@ void add_report_routes(std::vector<Route>& routes) {
                           r.headers["location"] = "/reports/" + created.id;
                           return r;
                       }});
-    routes.push_back({"GET", "/reports/{reportId}", true, false, [](Services& s, const Call& c) {
+    routes.push_back({"GET", "/reports/{reportId}", Access::User, false, [](Services& s, const Call& c) {
                           return json_response(200, dump(must_find(s, c).to_json()));
                       }});
-    routes.push_back({"PATCH", "/reports/{reportId}", true, true, [](Services& s, const Call& c) {
+    routes.push_back({"PATCH", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
                           const Body body(c.request, {"title", "author", "date", "reference"});
                           repo::ReportPatch patch{body.optional_string("title"), body.optional_string("author"),
                                                   body.optional_string("date"), std::nullopt};
                           if (body.has("reference")) patch.reference = body.value("reference");
                           return json_response(200, dump(s.reports.update(c.user, c.params.at("reportId"), patch).to_json()));
                       }});
-    routes.push_back({"DELETE", "/reports/{reportId}", true, true, [](Services& s, const Call& c) {
+    routes.push_back({"DELETE", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
                           s.reports.remove(c.user, c.params.at("reportId"));
                           Response r;
                           r.status = 204;
                           return r;
                       }});
-    routes.push_back({"PUT", "/reports/{reportId}/favorites/{productId}", true, true, [](Services& s, const Call& c) {
+    routes.push_back({"PUT", "/reports/{reportId}/favorites/{productId}", Access::User, true, [](Services& s, const Call& c) {
                           const Body body(c.request, {"favorite"});
                           const auto r = s.reports.set_favorite(c.user, c.params.at("reportId"), c.params.at("productId"),
                                                                 body.boolean("favorite"));
                           return json_response(200, dump(r.to_json()));
                       }});
-    routes.push_back({"PUT", "/reports/{reportId}/favorites", true, true, [](Services& s, const Call& c) {
+    routes.push_back({"PUT", "/reports/{reportId}/favorites", Access::User, true, [](Services& s, const Call& c) {
                           const Body body(c.request, {"favorites"});
                           const auto r = s.reports.replace_favorites(c.user, c.params.at("reportId"),
                                                                      body.string_list("favorites"));
                           return json_response(200, dump(r.to_json()));
                       }});
-    routes.push_back({"GET", "/reports/{reportId}/export", true, false, [](Services& s, const Call& c) {
+    routes.push_back({"GET", "/reports/{reportId}/export", Access::User, false, [](Services& s, const Call& c) {
                           const std::string format = c.request.query_param("format").value_or("json");
                           if (format != "json" && format != "csv") {
                               throw ApiError(400, "invalid_field", "format must be csv or json");

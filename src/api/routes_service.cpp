@@ -1,11 +1,12 @@
-// GET /health (no authentication) and POST /admin/persist.
+// GET /health (no authentication: the status alone; an administrator's credentials add
+// the details) and POST /admin/persist (administrators).
 #include "api/errors.hpp"
 #include "api/router.hpp"
 
 namespace k9::api {
 
 void add_service_routes(std::vector<Route>& routes) {
-    routes.push_back({"GET", "/health", false, false, [](Services& s, const Call&) {
+    routes.push_back({"GET", "/health", Access::Public, false, [](Services& s, const Call& c) {
                           const auto db = s.manager.status();
                           auto persist = s.persist.status();
                           // Unhealthy (503) while requests fail; degraded while the newest
@@ -16,11 +17,15 @@ void add_service_routes(std::vector<Route>& routes) {
                               degraded = degraded || !db.last_persist || (failed && *failed > *db.last_persist);
                           }
                           const char* status = db.problem ? "unhealthy" : degraded ? "degraded" : "ok";
-                          return json_response(db.problem ? 503 : 200, dump({{"status", status},
-                                                                             {"database", db.to_json()},
-                                                                             {"persist", persist}}));
+                          const int code = db.problem ? 503 : 200;
+                          // The bucket, key, local path and ETags are for administrators
+                          // (and k9db status), not for the internet.
+                          if (!c.admin) return json_response(code, dump({{"status", status}}));
+                          return json_response(code, dump({{"status", status},
+                                                           {"database", db.to_json()},
+                                                           {"persist", persist}}));
                       }});
-    routes.push_back({"POST", "/admin/persist", true, false, [](Services& s, const Call&) {
+    routes.push_back({"POST", "/admin/persist", Access::Admin, false, [](Services& s, const Call&) {
                           const auto r = s.persist.persist_now("admin");
                           return json_response(200, dump({{"persisted", r.uploaded},
                                                           {"etag", r.etag},

@@ -6,12 +6,12 @@
 namespace k9::api {
 
 void add_user_routes(std::vector<Route>& routes) {
-    routes.push_back({"GET", "/user/profile", true, false, [](Services& s, const Call& c) {
+    routes.push_back({"GET", "/user/profile", Access::User, false, [](Services& s, const Call& c) {
                           auto user = s.users.get_user(c.user);
                           if (!user) throw ApiError(404, "not_found", "no profile yet: PATCH /user/profile creates it");
                           return json_response(200, dump(user->to_json()));
                       }});
-    routes.push_back({"PATCH", "/user/profile", true, true, [](Services& s, const Call& c) {
+    routes.push_back({"PATCH", "/user/profile", Access::User, true, [](Services& s, const Call& c) {
                           const Body body(c.request, {"name", "email", "avatar_url", "preferences"});
                           repo::ProfilePatch patch;
                           patch.name = body.optional_string("name");

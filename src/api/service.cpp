@@ -25,7 +25,8 @@ void Service::open() {
     persist_ = std::make_unique<AutoPersist>(*manager_, PersistPolicy{settings_.persist_writes, settings_.persist_interval_s,
                                                            settings_.persist_tail},
                                              clock_);
-    router_ = std::make_unique<Router>(Services{*manager_, *users_, *reports_, *persist_}, *auth_);
+    router_ = std::make_unique<Router>(Services{*manager_, *users_, *reports_, *persist_}, *auth_,
+                                       AdminPolicy{settings_.admin_group, settings_.admin_calls_per_minute});
 }
 
 }  // namespace k9::api

@@ -22,7 +22,7 @@ int run_persist(Context& ctx, std::ostream& out);
 int run_sql(Context& ctx, const std::string& sql, const std::string& user, std::ostream& out);
 int run_verify(Context& ctx, std::ostream& out);
 int run_versions(Context& ctx, std::ostream& out);
-int run_token(Context& ctx, const std::string& user, long ttl_seconds, std::ostream& out);
+int run_token(Context& ctx, const std::string& user, long ttl_seconds, bool admin, std::ostream& out);
 int run_restore(Context& ctx, const std::string& version_id, std::ostream& out);
 
 }  // namespace k9::cli

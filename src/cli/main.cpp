@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
     long token_ttl = 3600;
     token->add_option("--user", token_user, "The user id (the token's sub)")->required();
     token->add_option("--ttl", token_ttl, "Lifetime in seconds")->capture_default_str()->check(CLI::Range(1L, 31L * 86400));
+    bool token_admin = false;
+    token->add_flag("--admin", token_admin, "An administrator's token (member of K9_ADMIN_GROUP): /admin/*, /health's details");
     app.require_subcommand(0, 1);
 
     try {
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
         if (verify->parsed()) step(run_verify(ctx, out));
         if (versions->parsed()) step(run_versions(ctx, out));
         if (restore->parsed()) step(run_restore(ctx, version_id, out));
-        if (token->parsed()) step(run_token(ctx, token_user, token_ttl, out));
+        if (token->parsed()) step(run_token(ctx, token_user, token_ttl, token_admin, out));
         return rc;
     } catch (const k9::config::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});

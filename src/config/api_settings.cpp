@@ -91,6 +91,20 @@ ApiSettings load_api_settings(const EnvLookup& env) {
     if (auto v = get(env, "K9_MAX_BODY_BYTES")) {
         a.max_body_bytes = static_cast<std::size_t>(number("K9_MAX_BODY_BYTES", *v, 1024, 64ll << 20));
     }
+    if (auto g = get(env, "K9_ADMIN_GROUP")) {
+        const bool ok = !g->empty() && g->size() <= 128 &&
+                        std::none_of(g->begin(), g->end(), [](char c) {
+                            return std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' || c == ']';
+                        });
+        if (!ok) {
+            throw ConfigError("K9_ADMIN_GROUP", "'" + g->substr(0, 64) +
+                                                    "' is not a group name (no spaces, commas or brackets, at most 128 characters)");
+        }
+        a.admin_group = *g;
+    }
+    if (auto v = get(env, "K9_ADMIN_CALLS_PER_MINUTE")) {
+        a.admin_calls_per_minute = static_cast<int>(number("K9_ADMIN_CALLS_PER_MINUTE", *v, 1, 10000));
+    }
     return a;
 }
 

@@ -88,6 +88,9 @@ S3Settings load_s3_settings(const EnvLookup& env, std::vector<Setting>* settings
 //   K9_PERSIST_TAIL (128): journal mode, compact when one partition has this many entries
 //                          beyond the snapshot (a cold start's first read of it fetches them)
 //   K9_MAX_BODY_BYTES (1 MiB): larger request bodies get 413
+//   K9_ADMIN_GROUP (k9-admins): the Cognito group (`cognito:groups`) whose members may
+//                          call /admin/* and see /health's details
+//   K9_ADMIN_CALLS_PER_MINUTE (6): /admin/* calls a process accepts per minute (then 429)
 struct ApiSettings {
     std::optional<std::string> jwt_secret;
     std::optional<std::string> jwks_file;
@@ -97,6 +100,8 @@ struct ApiSettings {
     int persist_interval_s = 300;
     int persist_tail = 128;
     std::size_t max_body_bytes = 1u << 20;
+    std::string admin_group = "k9-admins";
+    int admin_calls_per_minute = 6;
 };
 
 ApiSettings load_api_settings(const EnvLookup& env);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/auth.hpp"
 #include "common/hash.hpp"
 #include "common/http_client.hpp"
 
@@ -134,6 +135,15 @@ std::string decode_body(const json& event) {
     }
 }
 
+// The groups an authorizer put at `claims_holder`.claims["cognito:groups"], if any.
+std::vector<std::string> claims_groups(const json& claims_holder) {
+    const auto claims = claims_holder.find("claims");
+    if (claims == claims_holder.end() || !claims->is_object()) return {};
+    const auto groups = claims->find("cognito:groups");
+    if (groups == claims->end()) return {};
+    return api::groups_from_claim(*groups);
+}
+
 // The user id an authorizer put at `claims_holder`.claims.sub, if any.
 std::optional<std::string> claims_sub(const json& claims_holder, const std::string& where) {
     const json* claims = object_at(claims_holder, where, "claims");
@@ -206,6 +216,7 @@ ParsedEvent parse_v1(const json& event) {
         }
         if (const json* authorizer = object_at(*context, "requestContext", "authorizer")) {
             request.authorizer_user_id = claims_sub(*authorizer, "requestContext.authorizer");
+            request.authorizer_groups = claims_groups(*authorizer);
         }
     }
     return parsed;
@@ -266,6 +277,7 @@ ParsedEvent parse_v2(const json& event) {
         if (const json* authorizer = object_at(*context, "requestContext", "authorizer")) {
             if (const json* jwt = object_at(*authorizer, "requestContext.authorizer", "jwt")) {
                 request.authorizer_user_id = claims_sub(*jwt, "requestContext.authorizer.jwt");
+                request.authorizer_groups = claims_groups(*jwt);
             }
         }
     }

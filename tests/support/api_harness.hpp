@@ -26,6 +26,10 @@ inline constexpr Micros kMicrosPerSecond = 1'000'000;
 inline const std::string kApiSecret = "router-test-secret-0123456789abcdef-0123";
 inline const std::string kUserA = "user-a";
 inline const std::string kUserB = "user-b";
+// A member of the administrators' group (K9_ADMIN_GROUP's default): its tokens carry
+// `cognito:groups`.
+inline const std::string kAdmin = "admin-1";
+inline const std::string kAdminGroup = "k9-admins";
 
 // Moves 1 ms on every reading, so creation order is strict; jumps when the test says so.
 class TestClock {
@@ -101,7 +105,9 @@ class ApiTest : public ::testing::Test {
     std::string token(const std::string& user, std::int64_t ttl_s = 3600,
                       const std::string& secret = kApiSecret) const {
         const std::int64_t now = clock_.now() / kMicrosPerSecond;
-        return api::mint_hs256({{"sub", user}, {"iat", now}, {"exp", now + ttl_s}}, secret);
+        nlohmann::json claims = {{"sub", user}, {"iat", now}, {"exp", now + ttl_s}};
+        if (user == kAdmin) claims["cognito:groups"] = {"readers", kAdminGroup};
+        return api::mint_hs256(claims, secret);
     }
     // `target` may carry a query string (no percent-decoding: tests use plain values).
     // An empty `user` sends no Authorization header.
@@ -166,7 +172,8 @@ class ApiTest : public ::testing::Test {
         EXPECT_EQ(r.status, 201) << r.body;
         return json_of(r).value("id", "");
     }
-    nlohmann::json health() { return json_of(get("/health", "")); }
+    // /health as an administrator sees it (anonymous callers get the status alone).
+    nlohmann::json health() { return json_of(get("/health", kAdmin)); }
     std::filesystem::path snapshot_path() const { return tmp_ / "store" / kSnapshotKey; }
     // The snapshot's ETag ("" when there is none). Journal mode: a new database starts with
     // an empty snapshot, so a persist shows as a new ETag.
