@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 #include "common/http_client.hpp"
 #include "support/temp_dir.hpp"
@@ -24,12 +25,32 @@ Moto::Moto() {
             "moto_server is not installed: the S3 tests need it (it comes with this machine image's Python, "
             "package moto[server]); install it or run on the image");
     }
-    port_ = free_port();
-    process_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, Env{}, moto_log());
-    if (!wait_for_port(port_, std::chrono::seconds(60)) || !process_->running()) {
-        throw std::runtime_error("moto_server did not start on port " + std::to_string(port_) + "; its log: " +
-                                 moto_log().string());
+    // A free port is free only until someone takes it: between free_port() and moto's own
+    // bind, another test process (a fault proxy, a k9-api) may be given the same port, and
+    // then a connection to it reaches that process, not this moto. So the port counts only
+    // once moto's log says it listens there; a moto that could not bind exits, and another
+    // port is tried.
+    for (int attempt = 1;; ++attempt) {
+        port_ = free_port();
+        std::filesystem::remove(moto_log());
+        process_ = std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, Env{}, moto_log());
+        const std::string listening = "Running on http://127.0.0.1:" + std::to_string(port_);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        bool started = false;
+        while (process_->running() && std::chrono::steady_clock::now() < deadline) {
+            if (slurp(moto_log()).find(listening) != std::string::npos && wait_for_port(port_, std::chrono::seconds(5))) {
+                started = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        if (started) return;
+        if (attempt == 5) {
+            throw std::runtime_error("moto_server did not start (last on port " + std::to_string(port_) + "); its log: " +
+                                     moto_log().string());
+        }
+        process_.reset();
     }
 }
 
