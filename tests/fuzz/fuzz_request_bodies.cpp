@@ -18,7 +18,7 @@
 // Path parts arrive as the front doors hand them over: already percent-decoded, any bytes.
 //
 // "No input may cause a 500 or a crash" (issue 7): the answer must have a documented status
-// (200, 201, 204, 400, 404, 405, 409, 413), and every error must be the documented JSON
+// (200, 201, 204, 400, 403, 404, 405, 409, 413, 429), and every error must be the documented JSON
 // {"error":{"code":..,"message":..}} with content-type application/json.
 
 #include <filesystem>
@@ -109,8 +109,8 @@ void check_response(const api::Request& request, const api::Response& response) 
     const std::string what = request.method + " " + request.path + " -> " +
                              std::to_string(response.status) + " " + response.body;
     const int s = response.status;
-    check(s == 200 || s == 201 || s == 204 || s == 400 || s == 404 || s == 405 || s == 409 ||
-              s == 413,
+    check(s == 200 || s == 201 || s == 204 || s == 400 || s == 403 || s == 404 || s == 405 || s == 409 ||
+              s == 413 || s == 429,
           "the Router answered with an undocumented status (500: the bug issue 7 forbids)", what);
     const auto type = response.headers.find("content-type");
     const bool json_type = type != response.headers.end() && type->second == "application/json";
