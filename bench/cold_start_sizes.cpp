@@ -39,7 +39,8 @@ db::ManagerOptions options(const std::filesystem::path& db_path, db::Durability 
 }
 
 // Puts a managed database of about `mb` MiB (the K9 schema plus filler) at kKey under `prefix`.
-std::uint64_t seed(const test::Moto& moto, const std::string& prefix, const std::filesystem::path& dir, int mb) {
+std::uint64_t seed(const test::Moto& moto, const std::string& prefix,
+                   const std::filesystem::path& dir, int mb) {
     auto store = moto.store(kBucket, prefix);
     const auto path = dir / "seed.db";
     {
@@ -84,29 +85,30 @@ int main(int argc, char** argv) {
         const int n = mb >= kSingleRunFromMb ? 1 : runs;
         std::vector<double> k9_ms, aws_ms, curl_ms;
         for (int r = 0; r < n; ++r) {
-            std::cerr << "cold_start_sizes: " << mb << " MB, run " << r + 1 << " of " << n << std::endl;
+            std::cerr << "cold_start_sizes: " << mb << " MB, run " << r + 1 << " of " << n
+                      << std::endl;
             const auto local = dir / ("run" + std::to_string(r));
             std::filesystem::create_directories(local);
             {
                 std::unique_ptr<db::DatabaseManager> m;
                 k9_ms.push_back(bench::time_ms([&] {
-                    m = std::make_unique<db::DatabaseManager>(options(local / "k9.db", db::Durability::Journal),
-                                                              moto.store(kBucket, prefix));
+                    m = std::make_unique<db::DatabaseManager>(
+                        options(local / "k9.db", db::Durability::Journal),
+                        moto.store(kBucket, prefix));
                     m->open();
                 }));
             }
             std::filesystem::remove_all(local);
-            curl_ms.push_back(bench::time_ms([&] {
-                bench::run(curl + bench::shell_quote(out.string()) + " " + http);
-            }));
+            curl_ms.push_back(bench::time_ms(
+                [&] { bench::run(curl + bench::shell_quote(out.string()) + " " + http); }));
             std::filesystem::remove(out);
             aws_ms.push_back(bench::time_ms([&] {
                 bench::run(aws + "s3 cp --quiet " + s3url + " " + bench::shell_quote(out.string()));
             }));
             std::filesystem::remove(out);
         }
-        std::printf("%d,%llu,%.1f,%.1f,%.1f\n", mb, static_cast<unsigned long long>(bytes), bench::median(k9_ms),
-                    bench::median(aws_ms), bench::median(curl_ms));
+        std::printf("%d,%llu,%.1f,%.1f,%.1f\n", mb, static_cast<unsigned long long>(bytes),
+                    bench::median(k9_ms), bench::median(aws_ms), bench::median(curl_ms));
         std::fflush(stdout);
         moto.store(kBucket, prefix)->remove(kKey);
     }

@@ -79,11 +79,14 @@ struct Options {
 };
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr,
-                 "usage: fleet_bench [--servers 1,2,4,8] [--seconds 10] [--latency-ms 20] [--partitions 64]\n"
-                 "                   [--users distinct|same|both | --same-user] [--only writes|reads|cold]\n"
-                 "                   [--read-clients 1,16] [--cold-writes 300] [--cold-runs 3]\n"
-                 "                   [--cold-partitions 1,16,64,256] [--server-threads 16] [--csv] [--keep]\n");
+    std::fprintf(
+        stderr,
+        "usage: fleet_bench [--servers 1,2,4,8] [--seconds 10] [--latency-ms 20] [--partitions "
+        "64]\n"
+        "                   [--users distinct|same|both | --same-user] [--only writes|reads|cold]\n"
+        "                   [--read-clients 1,16] [--cold-writes 300] [--cold-runs 3]\n"
+        "                   [--cold-partitions 1,16,64,256] [--server-threads 16] [--csv] "
+        "[--keep]\n");
     std::exit(2);
 }
 
@@ -132,8 +135,9 @@ Options parse(int argc, char** argv) {
             usage();
         }
     }
-    if (o.seconds <= 0 || o.latency_ms < 0 || o.partitions < 1 || o.partitions > db::kMaxPartitions ||
-        o.cold_runs < 1 || o.cold_writes < 1 || o.servers.empty()) {
+    if (o.seconds <= 0 || o.latency_ms < 0 || o.partitions < 1 ||
+        o.partitions > db::kMaxPartitions || o.cold_runs < 1 || o.cold_writes < 1 ||
+        o.servers.empty()) {
         usage();
     }
     return o;
@@ -155,7 +159,8 @@ std::string utc_now() {
 
 double percentile(const std::vector<double>& sorted, double q) {
     if (sorted.empty()) return 0;
-    return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(static_cast<double>(sorted.size()) * q))];
+    return sorted[std::min(sorted.size() - 1,
+                           static_cast<std::size_t>(static_cast<double>(sorted.size()) * q))];
 }
 
 // One measurement window: latencies of the answers that had the expected status, the
@@ -167,9 +172,10 @@ struct Stats {
     double seconds = 0;
     std::map<std::string, int> counts;
     long listen_overflows = 0;
-    long client_min = 0, client_max = 0;  // expected answers of the least and the most served client
-    double machine_busy = 0;  // share of all cores busy during the window (every process)
-    double moto_cores = -1;   // moto_server's CPU during the window, in cores (-1: not found)
+    long client_min = 0,
+         client_max = 0;        // expected answers of the least and the most served client
+    double machine_busy = 0;    // share of all cores busy during the window (every process)
+    double moto_cores = -1;     // moto_server's CPU during the window, in cores (-1: not found)
     double server_cpu_ms = -1;  // the k9-api servers' CPU per operation (-1: none watched)
     long ops() const { return ok + errors; }
     double per_second() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
@@ -178,11 +184,14 @@ struct Stats {
     double max() const { return latencies.empty() ? 0 : latencies.back(); }
     double per_op(const std::string& op) const {
         const auto it = counts.find(op);
-        return ops() == 0 || it == counts.end() ? 0 : static_cast<double>(it->second) / static_cast<double>(ops());
+        return ops() == 0 || it == counts.end()
+                   ? 0
+                   : static_cast<double>(it->second) / static_cast<double>(ops());
     }
     std::string statuses() const {
         std::string s;
-        for (const auto& [status, n] : error_statuses) s += (s.empty() ? "" : " ") + std::to_string(n) + "x" + std::to_string(status);
+        for (const auto& [status, n] : error_statuses)
+            s += (s.empty() ? "" : " ") + std::to_string(n) + "x" + std::to_string(status);
         return s;
     }
     // What the row should add: unexpected statuses, listen-queue overflows.
@@ -199,7 +208,8 @@ struct Stats {
     std::string notes(const char* expected) const {
         std::string s;
         if (errors > 0) s += std::string("  non-") + expected + ": " + statuses();
-        if (listen_overflows > 0) s += "  (" + std::to_string(listen_overflows) + " TCP listen overflows on the machine)";
+        if (listen_overflows > 0)
+            s += "  (" + std::to_string(listen_overflows) + " TCP listen overflows on the machine)";
         char buf[160];
         if (client_max > 0 && client_min * 2 < client_max) {
             std::snprintf(buf, sizeof buf, "  per client: %ld to %ld", client_min, client_max);
@@ -224,7 +234,8 @@ std::string per_op_cells(const std::map<std::string, int>& counts, double diviso
     char buf[32];
     for (const auto& op : kOps) {
         const auto it = counts.find(op);
-        std::snprintf(buf, sizeof buf, " %6.2f", it == counts.end() || divisor <= 0 ? 0.0 : it->second / divisor);
+        std::snprintf(buf, sizeof buf, " %6.2f",
+                      it == counts.end() || divisor <= 0 ? 0.0 : it->second / divisor);
         s += buf;
     }
     return s;
@@ -235,7 +246,8 @@ std::string per_op_csv(const std::map<std::string, int>& counts, double divisor)
     char buf[32];
     for (const auto& op : kOps) {
         const auto it = counts.find(op);
-        std::snprintf(buf, sizeof buf, ",%.3f", it == counts.end() || divisor <= 0 ? 0.0 : it->second / divisor);
+        std::snprintf(buf, sizeof buf, ",%.3f",
+                      it == counts.end() || divisor <= 0 ? 0.0 : it->second / divisor);
         s += buf;
     }
     return s;
@@ -255,8 +267,8 @@ Server spawn_server(const test::Env& base, const stdfs::path& dir, int threads) 
     Server s;
     s.log = dir / "server.log";
     s.process = std::make_unique<test::BackgroundProcess>(
-        std::vector<std::string>{(test::bin_dir() / "k9-api").string(), "serve", "--port", "0", "--threads",
-                                 std::to_string(threads)},
+        std::vector<std::string>{(test::bin_dir() / "k9-api").string(), "serve", "--port", "0",
+                                 "--threads", std::to_string(threads)},
         env, s.log);
     return s;
 }
@@ -282,7 +294,8 @@ void wait_listening(Server& s, double timeout_ms = 60000) {
         if (!s.process->running()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    throw std::runtime_error("k9-api did not start; its log (" + s.log.string() + "):\n" + slurp(s.log));
+    throw std::runtime_error("k9-api did not start; its log (" + s.log.string() + "):\n" +
+                             slurp(s.log));
 }
 
 std::unique_ptr<httplib::Client> http_client(int port) {
@@ -296,7 +309,9 @@ std::unique_ptr<httplib::Client> http_client(int port) {
 }
 
 std::string report_body(const std::string& title) {
-    return nlohmann::json{{"title", title}, {"author", "fleet"}, {"date", "2024-05-01"},
+    return nlohmann::json{{"title", title},
+                          {"author", "fleet"},
+                          {"date", "2024-05-01"},
                           {"reference", {{"product", "p1"}}}}
         .dump();
 }
@@ -368,7 +383,7 @@ long listen_overflows() {
 }
 
 class Bench {
-public:
+  public:
     explicit Bench(Options opt) : opt_(std::move(opt)), moto_(test::Moto::instance()) {
         work_ = stdfs::temp_directory_path() / ("k9-fleet-" + std::to_string(::getpid()));
         stdfs::create_directories(work_);
@@ -396,38 +411,47 @@ public:
         if (opt_.only.empty() || opt_.only == "cold") cold();
         targets();
         if (opt_.csv) {
-            std::printf("# finished %s, load average after: %s\n", utc_now().c_str(), load_average().c_str());
+            std::printf("# finished %s, load average after: %s\n", utc_now().c_str(),
+                        load_average().c_str());
         } else {
-            std::printf("\nfinished %s, load average: %s\n", utc_now().c_str(), load_average().c_str());
+            std::printf("\nfinished %s, load average: %s\n", utc_now().c_str(),
+                        load_average().c_str());
         }
         if (failed_) std::fprintf(detail(), "kept %s\n", work_.c_str());
         return failed_ ? 1 : 0;
     }
 
-private:
+  private:
     // ---- setup ---------------------------------------------------------------------------
 
     void header() {
-        const auto git = test::run_process({"git", "-C", K9_SOURCE_DIR, "rev-parse", "--short", "HEAD"}, {});
+        const auto git =
+            test::run_process({"git", "-C", K9_SOURCE_DIR, "rev-parse", "--short", "HEAD"}, {});
         std::string rev = git.exit_code == 0 ? git.out : "?";
         while (!rev.empty() && rev.back() == '\n') rev.pop_back();
         std::printf("# %s\n", opt_.command.c_str());
-        std::printf("# started %s, k9 %s, %u cores, load average before: %s\n", utc_now().c_str(), rev.c_str(),
-                    std::thread::hardware_concurrency(), load_average().c_str());
-        std::printf("# moto_server behind the proxy: +%d ms before every S3 request; K9_JOURNAL_PARTITIONS=%d "
-                    "(writes, reads); no compaction during a window (K9_PERSIST_WRITES/INTERVAL/TAIL=0); "
-                    "k9-api serve --threads %d; %.0f s per window\n",
-                    opt_.latency_ms, opt_.partitions, opt_.server_threads, opt_.seconds);
+        std::printf("# started %s, k9 %s, %u cores, load average before: %s\n", utc_now().c_str(),
+                    rev.c_str(), std::thread::hardware_concurrency(), load_average().c_str());
+        std::printf(
+            "# moto_server behind the proxy: +%d ms before every S3 request; "
+            "K9_JOURNAL_PARTITIONS=%d "
+            "(writes, reads); no compaction during a window (K9_PERSIST_WRITES/INTERVAL/TAIL=0); "
+            "k9-api serve --threads %d; %.0f s per window\n",
+            opt_.latency_ms, opt_.partitions, opt_.server_threads, opt_.seconds);
         if (opt_.csv) {
-            std::printf("section,variant,servers,clients,partitions,staleness_ms,ops,per_s,p50_ms,p99_ms,max_ms,"
-                        "errors,list_per_op,get_per_op,head_per_op,put_per_op,delete_per_op,post_per_op,lost,"
-                        "duplicated,machine_busy,moto_cores,server_cpu_ms_per_op\n");
+            std::printf(
+                "section,variant,servers,clients,partitions,staleness_ms,ops,per_s,p50_ms,p99_ms,"
+                "max_ms,"
+                "errors,list_per_op,get_per_op,head_per_op,put_per_op,delete_per_op,post_per_op,"
+                "lost,"
+                "duplicated,machine_busy,moto_cores,server_cpu_ms_per_op\n");
         }
         std::fflush(stdout);
     }
 
     // The environment of a k9 on the store s3://k9-fleet/<prefix> (through the proxy or not).
-    test::Env store_env(const std::string& prefix, int partitions, long staleness_ms, bool via_proxy) const {
+    test::Env store_env(const std::string& prefix, int partitions, long staleness_ms,
+                        bool via_proxy) const {
         test::Env env = moto_.aws_env();
         env["AWS_ENDPOINT_URL_S3"] = via_proxy ? proxy_->endpoint() : moto_.endpoint();
         env["DATABASE_S3_BUCKET"] = kBucket;
@@ -452,15 +476,18 @@ private:
 
     std::string token(const std::string& user) const {
         const std::int64_t now = system_now() / 1'000'000;
-        return api::mint_hs256({{"sub", user}, {"iat", now}, {"exp", now + 3600}, {"token_use", "id"}}, secret_);
+        return api::mint_hs256(
+            {{"sub", user}, {"iat", now}, {"exp", now + 3600}, {"token_use", "id"}}, secret_);
     }
 
-    std::unique_ptr<db::DatabaseManager> manager(const test::Env& env, const stdfs::path& dir) const {
+    std::unique_ptr<db::DatabaseManager> manager(const test::Env& env,
+                                                 const stdfs::path& dir) const {
         std::map<std::string, std::string> vars(env.begin(), env.end());
         vars["K9_DB_PATH"] = (dir / "k9_api.db").string();
         const auto lookup = config::map_env(vars);
         const auto cfg = config::load_config(lookup);
-        return std::make_unique<db::DatabaseManager>(repo::k9_manager_options(cfg), store::open_store(cfg, lookup));
+        return std::make_unique<db::DatabaseManager>(repo::k9_manager_options(cfg),
+                                                     store::open_store(cfg, lookup));
     }
 
     // Where lines outside the tables go (stderr in --csv mode, to keep the CSV clean).
@@ -474,7 +501,8 @@ private:
     std::vector<Server> start_fleet(const test::Env& env, int n, const std::string& name) {
         std::vector<Server> servers;
         for (int i = 0; i < n; ++i) {
-            servers.push_back(spawn_server(env, fresh_dir(name + "-s" + std::to_string(i)), opt_.server_threads));
+            servers.push_back(
+                spawn_server(env, fresh_dir(name + "-s" + std::to_string(i)), opt_.server_threads));
             if (i == 0) wait_listening(servers[0]);
         }
         for (auto& s : servers) {
@@ -487,14 +515,16 @@ private:
 
     // `clients` threads, client c on ports[c], each running `op` back to back: `warmup`
     // times first (not measured), then from a common start for opt_.seconds.
-    Stats run_load(int clients, const std::vector<int>& ports, int expected, int warmup, const Op& op) {
+    Stats run_load(int clients, const std::vector<int>& ports, int expected, int warmup,
+                   const Op& op) {
         return run_clients(clients, expected, warmup, [&](int c) -> ClientOp {
             std::shared_ptr<httplib::Client> http = http_client(ports[static_cast<std::size_t>(c)]);
             return [&op, c, http](long i) { return op(c, i, *http); };
         });
     }
 
-    Stats run_clients(int clients, int expected, int warmup, const std::function<ClientOp(int)>& make) {
+    Stats run_clients(int clients, int expected, int warmup,
+                      const std::function<ClientOp(int)>& make) {
         std::atomic<int> ready{0};
         std::atomic<bool> go{false}, stop{false};
         std::vector<std::vector<double>> latencies(static_cast<std::size_t>(clients));
@@ -539,7 +569,8 @@ private:
         s.counts = proxy_->counts();
         s.listen_overflows = listen_overflows() - overflows;
         const auto machine1 = machine_cpu_s();
-        s.machine_busy = (machine1.first - machine0.first) / std::max(1e-9, machine1.second - machine0.second);
+        s.machine_busy =
+            (machine1.first - machine0.first) / std::max(1e-9, machine1.second - machine0.second);
         if (moto_pid_ > 0) s.moto_cores = (process_cpu_s(moto_pid_) - moto0) / s.seconds;
         double servers1 = 0;
         for (pid_t p : watch_) servers1 += process_cpu_s(p);
@@ -575,7 +606,8 @@ private:
 
     // A fresh cold start on moto directly (no proxy) with every partition caught up:
     // report titles -> ids.
-    std::map<std::string, std::vector<std::string>> stored_reports(const std::string& prefix, int partitions) {
+    std::map<std::string, std::vector<std::string>> stored_reports(const std::string& prefix,
+                                                                   int partitions) {
         auto m = manager(store_env(prefix, partitions, 0, false), fresh_dir("verify"));
         m->open();
         m->refresh_all();
@@ -590,22 +622,24 @@ private:
     WriteRun write_run(int n, bool same_user, int partitions) {
         const std::string prefix = test::unique_name();
         const std::string tag = prefix + (same_user ? "-same" : "-distinct");
-        note("writes: " + std::to_string(n) + " servers, " + (same_user ? "one user" : "distinct users") +
-             ", partitions " + std::to_string(partitions) + ", store prefix " + prefix);
+        note("writes: " + std::to_string(n) + " servers, " +
+             (same_user ? "one user" : "distinct users") + ", partitions " +
+             std::to_string(partitions) + ", store prefix " + prefix);
         const auto env = store_env(prefix, partitions, 0, true);
         auto servers = start_fleet(env, n, "writes");
         std::vector<int> ports;
         std::vector<httplib::Headers> headers;
         for (int c = 0; c < n; ++c) {
             ports.push_back(servers[static_cast<std::size_t>(c)].port);
-            const std::string user = same_user ? "fleet-same-user" : "fleet-user-" + std::to_string(c);
+            const std::string user =
+                same_user ? "fleet-same-user" : "fleet-user-" + std::to_string(c);
             headers.push_back({{"Authorization", "Bearer " + token(user)}});
         }
         std::vector<std::vector<Acked>> acked(static_cast<std::size_t>(n));
         const Op op = [&](int c, long i, httplib::Client& http) {
             const std::string title = tag + "-c" + std::to_string(c) + "-" + std::to_string(i);
-            const auto res = http.Post("/reports", headers[static_cast<std::size_t>(c)], report_body(title),
-                                       "application/json");
+            const auto res = http.Post("/reports", headers[static_cast<std::size_t>(c)],
+                                       report_body(title), "application/json");
             if (!res) return 0;
             if (res->status == 201) {
                 const auto j = nlohmann::json::parse(res->body, nullptr, false);
@@ -621,7 +655,8 @@ private:
         for (auto& s : servers) watch_.push_back(s.process->pid());
         run.stats = run_load(n, ports, 201, 2, op);
         watch_.clear();
-        for (auto& s : servers) s.process->stop(SIGKILL);  // a reclaimed container: no shutdown persist
+        for (auto& s : servers)
+            s.process->stop(SIGKILL);  // a reclaimed container: no shutdown persist
         try {
             const auto stored = stored_reports(prefix, partitions);
             std::set<std::string> acked_titles;
@@ -630,16 +665,21 @@ private:
                     ++run.acked;
                     acked_titles.insert(a.title);
                     const auto it = stored.find(a.title);
-                    if (it == stored.end() || std::find(it->second.begin(), it->second.end(), a.id) == it->second.end()) {
+                    if (it == stored.end() ||
+                        std::find(it->second.begin(), it->second.end(), a.id) == it->second.end()) {
                         ++run.lost;
-                        if (run.lost <= 10) std::fprintf(detail(), "  LOST: %s (id %s)\n", a.title.c_str(), a.id.c_str());
+                        if (run.lost <= 10)
+                            std::fprintf(detail(), "  LOST: %s (id %s)\n", a.title.c_str(),
+                                         a.id.c_str());
                     }
                 }
             }
             for (const auto& [title, ids] : stored) {
                 if (ids.size() > 1) {
                     run.duplicated += static_cast<long>(ids.size()) - 1;
-                    if (run.duplicated <= 10) std::fprintf(detail(), "  DUPLICATED: %s x%zu\n", title.c_str(), ids.size());
+                    if (run.duplicated <= 10)
+                        std::fprintf(detail(), "  DUPLICATED: %s x%zu\n", title.c_str(),
+                                     ids.size());
                 }
                 if (!acked_titles.count(title)) ++run.unacked_present;
             }
@@ -652,31 +692,37 @@ private:
 
     void print_write_header(bool same_user, int partitions) {
         if (opt_.csv) return;
-        std::printf("\nwrites: N k9-api serve on one store, one client each, %s, POST /reports back to back for %.0f s "
-                    "(K9_JOURNAL_PARTITIONS=%d)\n",
-                    same_user ? "all as ONE user (the race path)" : "each client its own user", opt_.seconds, partitions);
-        std::printf("%7s %7s %8s %7s %7s %7s %6s | %-41s | %6s %5s %4s\n", "servers", "writes", "w/s", "p50 ms",
-                    "p99 ms", "max ms", "errors", "store requests per write", "acked", "lost", "dup");
-        std::printf("%7s %7s %8s %7s %7s %7s %6s | %6s %6s %6s %6s %6s %6s |\n", "", "", "", "", "", "", "", "LIST",
-                    "GET", "HEAD", "PUT", "DELETE", "POST");
+        std::printf(
+            "\nwrites: N k9-api serve on one store, one client each, %s, POST /reports back to "
+            "back for %.0f s "
+            "(K9_JOURNAL_PARTITIONS=%d)\n",
+            same_user ? "all as ONE user (the race path)" : "each client its own user",
+            opt_.seconds, partitions);
+        std::printf("%7s %7s %8s %7s %7s %7s %6s | %-41s | %6s %5s %4s\n", "servers", "writes",
+                    "w/s", "p50 ms", "p99 ms", "max ms", "errors", "store requests per write",
+                    "acked", "lost", "dup");
+        std::printf("%7s %7s %8s %7s %7s %7s %6s | %6s %6s %6s %6s %6s %6s |\n", "", "", "", "", "",
+                    "", "", "LIST", "GET", "HEAD", "PUT", "DELETE", "POST");
     }
 
     void print_write_row(const WriteRun& r, int partitions) {
         const Stats& s = r.stats;
         if (opt_.csv) {
             std::printf("writes,%s,%d,%d,%d,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,%ld,%ld%s\n",
-                        r.same_user ? "one_user" : "distinct_users", r.servers, r.servers, partitions, s.ops(),
-                        s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), r.lost, r.duplicated,
-                        s.cpu_csv().c_str());
+                        r.same_user ? "one_user" : "distinct_users", r.servers, r.servers,
+                        partitions, s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), r.lost,
+                        r.duplicated, s.cpu_csv().c_str());
         } else {
-            std::printf("%7d %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s | %6ld %5ld %4ld%s%s\n", r.servers, s.ops(),
-                        s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), r.acked, r.lost, r.duplicated,
-                        s.notes("201").c_str(),
-                        r.verify_error.empty() ? "" : ("  VERIFY FAILED: " + r.verify_error).c_str());
+            std::printf(
+                "%7d %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s | %6ld %5ld %4ld%s%s\n", r.servers,
+                s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), r.acked, r.lost,
+                r.duplicated, s.notes("201").c_str(),
+                r.verify_error.empty() ? "" : ("  VERIFY FAILED: " + r.verify_error).c_str());
             if (r.unacked_present > 0) {
-                std::printf("        (%ld reports in the store whose request got no 201)\n", r.unacked_present);
+                std::printf("        (%ld reports in the store whose request got no 201)\n",
+                            r.unacked_present);
             }
         }
         std::fflush(stdout);
@@ -711,9 +757,11 @@ private:
         const auto s3 = moto_.store(kBucket, prefix, settings);
         const std::string body(600, 'j');  // about one report's journal entry
         if (!opt_.csv) {
-            std::printf("peer: create-only PUT of a %zu-byte object (what a write costs the store) by k9's S3 client "
-                        "alone, back to back, N threads, through the proxy:\n",
-                        body.size());
+            std::printf(
+                "peer: create-only PUT of a %zu-byte object (what a write costs the store) by k9's "
+                "S3 client "
+                "alone, back to back, N threads, through the proxy:\n",
+                body.size());
         }
         std::vector<int> threads = {opt_.servers.front()};
         if (opt_.servers.back() != opt_.servers.front()) threads.push_back(opt_.servers.back());
@@ -724,8 +772,10 @@ private:
                     put.precondition = store::Precondition::if_none_match_any();
                     put.metadata = {{"k9-writer", "fleet-bench"}, {"k9-nonce", std::to_string(i)}};
                     try {
-                        s3->put_bytes(body, "peer-" + std::to_string(n) + "/" + std::to_string(c) + "/" +
-                                                std::to_string(i), put);
+                        s3->put_bytes(body,
+                                      "peer-" + std::to_string(n) + "/" + std::to_string(c) + "/" +
+                                          std::to_string(i),
+                                      put);
                         return 200;
                     } catch (const store::StoreError& e) {
                         return e.is_precondition_failed() ? 412 : 500;
@@ -733,13 +783,15 @@ private:
                 };
             });
             if (opt_.csv) {
-                std::printf("writes,peer_put,0,%d,0,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,,%s\n", n, s.ops(), s.per_second(),
-                            s.p50(), s.p99(), s.max(), s.errors,
-                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), s.cpu_csv().c_str());
+                std::printf("writes,peer_put,0,%d,0,0,%ld,%.1f,%.1f,%.1f,%.1f,%ld%s,,%s\n", n,
+                            s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(),
+                            s.cpu_csv().c_str());
             } else {
-                std::printf("%7s %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s |  (%d threads)%s\n", "peer", s.ops(),
-                            s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                            per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), n, s.notes("200").c_str());
+                std::printf("%7s %7ld %8.1f %7.1f %7.1f %7.1f %6ld |%s |  (%d threads)%s\n", "peer",
+                            s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), n,
+                            s.notes("200").c_str());
             }
             put_peers_[n] = s.per_second();
             std::fflush(stdout);
@@ -758,32 +810,40 @@ private:
     void reads() {
         const std::string prefix = test::unique_name();
         note("reads: store prefix " + prefix);
-        const int max_clients = *std::max_element(opt_.read_clients.begin(), opt_.read_clients.end());
+        const int max_clients =
+            *std::max_element(opt_.read_clients.begin(), opt_.read_clients.end());
         std::vector<httplib::Headers> headers;
         for (int c = 0; c < max_clients; ++c) {
-            headers.push_back({{"Authorization", "Bearer " + token("fleet-reader-" + std::to_string(c))}});
+            headers.push_back(
+                {{"Authorization", "Bearer " + token("fleet-reader-" + std::to_string(c))}});
         }
         if (!opt_.csv) {
-            std::printf("\nreads: one k9-api serve, GET /user/profile back to back for %.0f s per row "
-                        "(K9_JOURNAL_PARTITIONS=%d)\n",
-                        opt_.seconds, opt_.partitions);
-            std::printf("%9s %7s %-9s %7s %8s %7s %7s %7s %6s | %-41s\n", "staleness", "clients", "users", "reads",
-                        "reads/s", "p50 ms", "p99 ms", "max ms", "errors", "store requests per read");
-            std::printf("%9s %7s %-9s %7s %8s %7s %7s %7s %6s | %6s %6s %6s %6s %6s %6s\n", "ms", "", "", "", "", "",
-                        "", "", "", "LIST", "GET", "HEAD", "PUT", "DELETE", "POST");
+            std::printf(
+                "\nreads: one k9-api serve, GET /user/profile back to back for %.0f s per row "
+                "(K9_JOURNAL_PARTITIONS=%d)\n",
+                opt_.seconds, opt_.partitions);
+            std::printf("%9s %7s %-9s %7s %8s %7s %7s %7s %6s | %-41s\n", "staleness", "clients",
+                        "users", "reads", "reads/s", "p50 ms", "p99 ms", "max ms", "errors",
+                        "store requests per read");
+            std::printf("%9s %7s %-9s %7s %8s %7s %7s %7s %6s | %6s %6s %6s %6s %6s %6s\n", "ms",
+                        "", "", "", "", "", "", "", "", "LIST", "GET", "HEAD", "PUT", "DELETE",
+                        "POST");
         }
         bool profiles = false;
         for (const long staleness : {0L, 1000L}) {
-            auto servers = start_fleet(store_env(prefix, opt_.partitions, staleness, true), 1, "reads");
+            auto servers =
+                start_fleet(store_env(prefix, opt_.partitions, staleness, true), 1, "reads");
             const int port = servers[0].port;
             if (!profiles) {
                 auto http = http_client(port);
                 for (int c = 0; c < max_clients; ++c) {
-                    const auto res = http->Patch("/user/profile", headers[static_cast<std::size_t>(c)],
-                                                 R"({"name":"Reader"})", "application/json");
+                    const auto res =
+                        http->Patch("/user/profile", headers[static_cast<std::size_t>(c)],
+                                    R"({"name":"Reader"})", "application/json");
                     if (!res || res->status != 200) {
-                        throw std::runtime_error("PATCH /user/profile failed: " +
-                                                 (res ? std::to_string(res->status) + " " + res->body : "no answer"));
+                        throw std::runtime_error(
+                            "PATCH /user/profile failed: " +
+                            (res ? std::to_string(res->status) + " " + res->body : "no answer"));
                     }
                 }
                 profiles = true;
@@ -795,11 +855,13 @@ private:
             }
             for (const auto& [clients, same_user] : variants) {
                 const Op op = [&, same = same_user](int c, long, httplib::Client& http) {
-                    const auto res = http.Get("/user/profile", headers[static_cast<std::size_t>(same ? 0 : c)]);
+                    const auto res =
+                        http.Get("/user/profile", headers[static_cast<std::size_t>(same ? 0 : c)]);
                     return res ? res->status : 0;
                 };
                 watch_ = {servers[0].process->pid()};
-                ReadRun r{staleness, clients, same_user, run_load(clients, std::vector<int>(clients, port), 200, 3, op)};
+                ReadRun r{staleness, clients, same_user,
+                          run_load(clients, std::vector<int>(clients, port), 200, 3, op)};
                 watch_.clear();
                 print_read_row(r);
                 read_runs_.push_back(r);
@@ -811,10 +873,11 @@ private:
             for (const auto& a : read_runs_) {
                 if (a.staleness_ms != 0) continue;
                 for (const auto& b : read_runs_) {
-                    if (b.staleness_ms == 1000 && b.clients == a.clients && b.same_user == a.same_user &&
-                        b.stats.per_second() > 0) {
+                    if (b.staleness_ms == 1000 && b.clients == a.clients &&
+                        b.same_user == a.same_user && b.stats.per_second() > 0) {
                         std::printf("  %d client%s%s %.2f;", a.clients, a.clients == 1 ? "" : "s",
-                                    a.same_user ? " (one user)" : "", a.stats.per_second() / b.stats.per_second());
+                                    a.same_user ? " (one user)" : "",
+                                    a.stats.per_second() / b.stats.per_second());
                     }
                 }
             }
@@ -830,8 +893,10 @@ private:
         settings.endpoint = proxy_->endpoint();
         const auto s3 = moto_.store(kBucket, prefix, settings);
         if (!opt_.csv) {
-            std::printf("peer: GET of a missing key (404, what a probe is) by k9's S3 client alone, back to back, "
-                        "through the proxy:\n");
+            std::printf(
+                "peer: GET of a missing key (404, what a probe is) by k9's S3 client alone, back "
+                "to back, "
+                "through the proxy:\n");
         }
         for (int clients : opt_.read_clients) {
             const Stats s = run_clients(clients, 404, 3, [&](int) -> ClientOp {
@@ -845,13 +910,15 @@ private:
                 };
             });
             if (opt_.csv) {
-                std::printf("reads,peer_get_404,0,%d,0,0,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,%s\n", clients, s.ops(),
-                            s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), s.cpu_csv().c_str());
+                std::printf("reads,peer_get_404,0,%d,0,0,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,%s\n",
+                            clients, s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
+                            per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(),
+                            s.cpu_csv().c_str());
             } else {
-                std::printf("%9s %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", "peer", clients, "GET 404",
-                            s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                            per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), s.notes("404").c_str());
+                std::printf("%9s %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", "peer",
+                            clients, "GET 404", s.ops(), s.per_second(), s.p50(), s.p99(), s.max(),
+                            s.errors, per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(),
+                            s.notes("404").c_str());
             }
             get_peers_[clients] = s.per_second();
             std::fflush(stdout);
@@ -863,13 +930,15 @@ private:
         const char* users = r.same_user ? "one" : r.clients == 1 ? "one" : "distinct";
         if (opt_.csv) {
             std::printf("reads,%s,1,%d,%d,%ld,%ld,%.1f,%.2f,%.2f,%.1f,%ld%s,,%s\n",
-                        r.same_user ? "one_user" : "distinct_users", r.clients, opt_.partitions, r.staleness_ms,
-                        s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(), s.cpu_csv().c_str());
+                        r.same_user ? "one_user" : "distinct_users", r.clients, opt_.partitions,
+                        r.staleness_ms, s.ops(), s.per_second(), s.p50(), s.p99(), s.max(),
+                        s.errors, per_op_csv(s.counts, static_cast<double>(s.ops())).c_str(),
+                        s.cpu_csv().c_str());
         } else {
-            std::printf("%9ld %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", r.staleness_ms, r.clients, users,
-                        s.ops(), s.per_second(), s.p50(), s.p99(), s.max(), s.errors,
-                        per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(), s.notes("200").c_str());
+            std::printf("%9ld %7d %-9s %7ld %8.1f %7.2f %7.2f %7.1f %6ld |%s%s\n", r.staleness_ms,
+                        r.clients, users, s.ops(), s.per_second(), s.p50(), s.p99(), s.max(),
+                        s.errors, per_op_cells(s.counts, static_cast<double>(s.ops())).c_str(),
+                        s.notes("200").c_str());
         }
         std::fflush(stdout);
     }
@@ -877,13 +946,15 @@ private:
     // ---- cold start ----------------------------------------------------------------------
 
     struct ColdPoint {
-        std::vector<double> ms;  // one per run
-        std::vector<double> open_ms;  // in-process: open() alone (the snapshot), one per run
+        std::vector<double> ms;             // one per run
+        std::vector<double> open_ms;        // in-process: open() alone (the snapshot), one per run
         std::map<std::string, int> counts;  // all runs
         double median() const { return bench::median(ms); }
         double per_run(const std::string& op) const {
             const auto it = counts.find(op);
-            return it == counts.end() ? 0 : static_cast<double>(it->second) / static_cast<double>(ms.size());
+            return it == counts.end()
+                       ? 0
+                       : static_cast<double>(it->second) / static_cast<double>(ms.size());
         }
     };
 
@@ -904,14 +975,17 @@ private:
             p.open_ms.push_back(monotonic_ms() - t);
             m->refresh(user);
             const auto n = m->read([&](duck::Connection& c) {
-                return c.prepare("SELECT count(*) FROM reports WHERE user_id = ?").bind(1, user).execute().int64(0, 0);
+                return c.prepare("SELECT count(*) FROM reports WHERE user_id = ?")
+                    .bind(1, user)
+                    .execute()
+                    .int64(0, 0);
             });
             p.ms.push_back(monotonic_ms() - t);
             add_counts(p.counts, proxy_->counts());
             m.reset();
             if (n != expected) {
-                throw std::runtime_error("cold start read " + std::to_string(n) + " reports of " + user + ", want " +
-                                         std::to_string(expected));
+                throw std::runtime_error("cold start read " + std::to_string(n) + " reports of " +
+                                         user + ", want " + std::to_string(expected));
             }
         }
         return p;
@@ -932,8 +1006,9 @@ private:
             auto http = http_client(s.port);
             const auto res = http->Get("/reports?limit=1", headers);
             if (!res || res->status != 200) {
-                throw std::runtime_error("cold start: GET /reports answered " +
-                                         (res ? std::to_string(res->status) + " " + res->body : "nothing"));
+                throw std::runtime_error(
+                    "cold start: GET /reports answered " +
+                    (res ? std::to_string(res->status) + " " + res->body : "nothing"));
             }
             p.ms.push_back(monotonic_ms() - t);
             add_counts(p.counts, proxy_->counts());
@@ -954,10 +1029,12 @@ private:
     ColdRow cold_scenario(int partitions, bool one_user) {
         const std::string prefix = test::unique_name();
         const std::string reader = "cold-user-0";
-        note("cold: " + std::to_string(opt_.cold_writes) + " writes by " + (one_user ? "one user" : "distinct users") +
-             ", partitions " + std::to_string(partitions) + ", store prefix " + prefix);
+        note("cold: " + std::to_string(opt_.cold_writes) + " writes by " +
+             (one_user ? "one user" : "distinct users") + ", partitions " +
+             std::to_string(partitions) + ", store prefix " + prefix);
         ColdRow row;
-        row.scenario = std::to_string(opt_.cold_writes) + (one_user ? " writes by one user" : " users, 1 write each");
+        row.scenario = std::to_string(opt_.cold_writes) +
+                       (one_user ? " writes by one user" : " users, 1 write each");
         row.partitions = partitions;
         auto writer = manager(store_env(prefix, partitions, 0, false), fresh_dir("cold-writer"));
         writer->open();
@@ -965,7 +1042,9 @@ private:
         const int reader_partition = db::partition_of(reader, partitions);
         for (int i = 0; i < opt_.cold_writes; ++i) {
             const std::string user = one_user ? reader : "cold-user-" + std::to_string(i);
-            reports.create(user, {"cold " + std::to_string(i), "fleet", "2024-05-01", {{"product", "p1"}}, {}});
+            reports.create(
+                user,
+                {"cold " + std::to_string(i), "fleet", "2024-05-01", {{"product", "p1"}}, {}});
             if (db::partition_of(user, partitions) == reader_partition) ++row.tail;
         }
         const long expected = one_user ? opt_.cold_writes : 1;
@@ -980,8 +1059,8 @@ private:
 
     static std::string requests(const ColdPoint& p) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%.0f/%.0f/%.0f/%.0f", p.per_run("LIST"), p.per_run("GET"), p.per_run("HEAD"),
-                      p.per_run("PUT"));
+        std::snprintf(buf, sizeof buf, "%.0f/%.0f/%.0f/%.0f", p.per_run("LIST"), p.per_run("GET"),
+                      p.per_run("HEAD"), p.per_run("PUT"));
         return buf;
     }
 
@@ -993,42 +1072,50 @@ private:
                 std::vector<double> sorted = p.ms;
                 std::sort(sorted.begin(), sorted.end());
                 std::map<std::string, int> counts = p.counts;
-                std::printf("cold,%s,1,1,%d,0,%zu,,%.1f,%.1f,%.1f,0%s,,,,,\n", variant.c_str(), r.partitions, p.ms.size(),
-                            p.median(), sorted.back(), sorted.back(),
+                std::printf("cold,%s,1,1,%d,0,%zu,,%.1f,%.1f,%.1f,0%s,,,,,\n", variant.c_str(),
+                            r.partitions, p.ms.size(), p.median(), sorted.back(), sorted.back(),
                             per_op_csv(counts, static_cast<double>(p.ms.size())).c_str());
             };
-            const std::string base = (r.scenario.find("one user") != std::string::npos ? "one_user" : "distinct_users") +
-                                     std::string("_tail") + std::to_string(r.tail);
+            const std::string base =
+                (r.scenario.find("one user") != std::string::npos ? "one_user" : "distinct_users") +
+                std::string("_tail") + std::to_string(r.tail);
             row(base + "_manager_since_snapshot", r.manager_since);
             row(base + "_manager_after_compaction", r.manager_after);
             row(base + "_process_since_snapshot", r.process_since);
             row(base + "_process_after_compaction", r.process_after);
         } else {
-            std::printf("%-28s %5d %6ld | %5.0f %5.0f %7.0f %7.0f %6.2fx | %7.0f %7.0f %6.2fx | %-13s %-13s\n",
-                        r.scenario.c_str(), r.partitions, r.tail, bench::median(r.manager_since.open_ms),
-                        r.manager_since.median() - bench::median(r.manager_since.open_ms), r.manager_since.median(),
-                        r.manager_after.median(), m_ratio,
-                        r.process_since.median(), r.process_after.median(), p_ratio,
-                        requests(r.manager_since).c_str(), requests(r.manager_after).c_str());
+            std::printf(
+                "%-28s %5d %6ld | %5.0f %5.0f %7.0f %7.0f %6.2fx | %7.0f %7.0f %6.2fx | %-13s "
+                "%-13s\n",
+                r.scenario.c_str(), r.partitions, r.tail, bench::median(r.manager_since.open_ms),
+                r.manager_since.median() - bench::median(r.manager_since.open_ms),
+                r.manager_since.median(), r.manager_after.median(), m_ratio,
+                r.process_since.median(), r.process_after.median(), p_ratio,
+                requests(r.manager_since).c_str(), requests(r.manager_after).c_str());
         }
         std::fflush(stdout);
     }
 
     void cold() {
         if (!opt_.csv) {
-            std::printf("\ncold start then one read of one user (median of %d; ms): in-process = new DatabaseManager: "
-                        "open + refresh(user) + a query;\nprocess = k9-api serve from exec to its first 200 of GET "
-                        "/reports. 'since' = %d writes since the snapshot (open: open() alone, +read: the user's "
-                        "partition catching up and the query), 'after' = right after a compaction.\n",
-                        opt_.cold_runs, opt_.cold_writes);
-            std::printf("%-28s %5s %6s | %-36s | %-24s | %-27s\n", "", "", "entries", "in-process", "process",
-                        "store requests, in-process");
-            std::printf("%-28s %5s %6s | %5s %5s %7s %7s %7s | %7s %7s %7s | %-13s %-13s\n", "scenario", "parts",
-                        "to read", "open", "+read", "since", "after", "ratio", "since", "after", "ratio",
-                        "since L/G/H/P", "after L/G/H/P");
+            std::printf(
+                "\ncold start then one read of one user (median of %d; ms): in-process = new "
+                "DatabaseManager: "
+                "open + refresh(user) + a query;\nprocess = k9-api serve from exec to its first "
+                "200 of GET "
+                "/reports. 'since' = %d writes since the snapshot (open: open() alone, +read: the "
+                "user's "
+                "partition catching up and the query), 'after' = right after a compaction.\n",
+                opt_.cold_runs, opt_.cold_writes);
+            std::printf("%-28s %5s %6s | %-36s | %-24s | %-27s\n", "", "", "entries", "in-process",
+                        "process", "store requests, in-process");
+            std::printf("%-28s %5s %6s | %5s %5s %7s %7s %7s | %7s %7s %7s | %-13s %-13s\n",
+                        "scenario", "parts", "to read", "open", "+read", "since", "after", "ratio",
+                        "since", "after", "ratio", "since L/G/H/P", "after L/G/H/P");
         }
         std::vector<int> sweep = opt_.cold_partitions;
-        if (std::find(sweep.begin(), sweep.end(), opt_.partitions) == sweep.end()) sweep.push_back(opt_.partitions);
+        if (std::find(sweep.begin(), sweep.end(), opt_.partitions) == sweep.end())
+            sweep.push_back(opt_.partitions);
         for (int p : sweep) {
             cold_rows_.push_back(cold_scenario(p, false));
             print_cold_row(cold_rows_.back());
@@ -1050,48 +1137,64 @@ private:
             long lost = 0, dup = 0;
             for (const auto& r : distinct_runs_) lost += r.lost, dup += r.duplicated;
             for (const auto& r : same_runs_) lost += r.lost, dup += r.duplicated;
-            std::printf("  %d servers >= 6x the writes/s of %d: %.2fx  %s", many.servers, one.servers, scale,
-                        verdict(scale >= 6));
-            if (put_peers_.count(one.servers) && put_peers_.count(many.servers) && put_peers_[one.servers] > 0) {
-                std::printf(" (the store alone, bare PUTs: %.2fx; the fleet does %.2fx of its PUTs/s at %d)",
-                            put_peers_[many.servers] / put_peers_[one.servers],
-                            many.stats.per_second() / std::max(0.001, put_peers_[many.servers]), many.servers);
+            std::printf("  %d servers >= 6x the writes/s of %d: %.2fx  %s", many.servers,
+                        one.servers, scale, verdict(scale >= 6));
+            if (put_peers_.count(one.servers) && put_peers_.count(many.servers) &&
+                put_peers_[one.servers] > 0) {
+                std::printf(
+                    " (the store alone, bare PUTs: %.2fx; the fleet does %.2fx of its PUTs/s at "
+                    "%d)",
+                    put_peers_[many.servers] / put_peers_[one.servers],
+                    many.stats.per_second() / std::max(0.001, put_peers_[many.servers]),
+                    many.servers);
             }
             std::printf("\n");
-            std::printf("  p99 at %d servers < 250 ms: %.1f ms  %s\n", many.servers, many.stats.p99(),
-                        verdict(many.stats.p99() < 250));
-            std::printf("  0 lost, 0 duplicated (every write run): %ld lost, %ld duplicated  %s\n", lost, dup,
-                        verdict(lost == 0 && dup == 0));
+            std::printf("  p99 at %d servers < 250 ms: %.1f ms  %s\n", many.servers,
+                        many.stats.p99(), verdict(many.stats.p99() < 250));
+            std::printf("  0 lost, 0 duplicated (every write run): %ld lost, %ld duplicated  %s\n",
+                        lost, dup, verdict(lost == 0 && dup == 0));
         }
         if (!distinct_runs_.empty() && distinct_runs_.front().servers == 1) {
             const auto& s = distinct_runs_.front().stats;
             const double bound = opt_.latency_ms + 25.0;
-            std::printf("  one server: write p50 <= %.0f ms: %.1f ms  %s; PUT per write %.2f, LIST per write %.2f  %s\n",
-                        bound, s.p50(), verdict(s.p50() <= bound), s.per_op("PUT"), s.per_op("LIST"),
-                        verdict(s.per_op("PUT") <= 1.0 && s.per_op("LIST") == 0));
+            std::printf(
+                "  one server: write p50 <= %.0f ms: %.1f ms  %s; PUT per write %.2f, LIST per "
+                "write %.2f  %s\n",
+                bound, s.p50(), verdict(s.p50() <= bound), s.per_op("PUT"), s.per_op("LIST"),
+                verdict(s.per_op("PUT") <= 1.0 && s.per_op("LIST") == 0));
         }
         for (const auto& r : cold_rows_) {
             if (r.partitions != opt_.partitions) continue;
-            const double ratio = r.manager_since.median() / std::max(0.001, r.manager_after.median());
-            const double pratio = r.process_since.median() / std::max(0.001, r.process_after.median());
-            std::printf("  cold start + one read, %s (%d partitions): <= 3x after a compaction: in-process %.2fx  %s; "
-                        "process %.2fx  %s\n",
-                        r.scenario.c_str(), r.partitions, ratio, verdict(ratio <= 3), pratio, verdict(pratio <= 3));
+            const double ratio =
+                r.manager_since.median() / std::max(0.001, r.manager_after.median());
+            const double pratio =
+                r.process_since.median() / std::max(0.001, r.process_after.median());
+            std::printf(
+                "  cold start + one read, %s (%d partitions): <= 3x after a compaction: in-process "
+                "%.2fx  %s; "
+                "process %.2fx  %s\n",
+                r.scenario.c_str(), r.partitions, ratio, verdict(ratio <= 3), pratio,
+                verdict(pratio <= 3));
         }
         const ReadRun *s0 = nullptr, *s1000 = nullptr;
         for (const auto& r : read_runs_) {
             if (r.clients == 16 && !r.same_user) (r.staleness_ms == 0 ? s0 : s1000) = &r;
         }
         if (s0 && s1000) {
-            const double ratio = s0->stats.per_second() / std::max(0.001, s1000->stats.per_second());
-            std::printf("  reads, staleness 0, 16 clients >= 0.5x staleness 1000: %.2fx  %s; p99 < 100 ms: %.1f ms  %s; "
-                        "LIST per read %.3f  %s\n",
-                        ratio, verdict(ratio >= 0.5), s0->stats.p99(), verdict(s0->stats.p99() < 100),
-                        s0->stats.per_op("LIST"), verdict(s0->stats.per_op("LIST") == 0));
+            const double ratio =
+                s0->stats.per_second() / std::max(0.001, s1000->stats.per_second());
+            std::printf(
+                "  reads, staleness 0, 16 clients >= 0.5x staleness 1000: %.2fx  %s; p99 < 100 ms: "
+                "%.1f ms  %s; "
+                "LIST per read %.3f  %s\n",
+                ratio, verdict(ratio >= 0.5), s0->stats.p99(), verdict(s0->stats.p99() < 100),
+                s0->stats.per_op("LIST"), verdict(s0->stats.per_op("LIST") == 0));
             if (get_peers_.count(16) && get_peers_[16] > 0) {
-                std::printf("    (the store alone, bare probe GETs by 16 threads: %.1f/s; staleness-0 reads do %.2fx of "
-                            "that)\n",
-                            get_peers_[16], s0->stats.per_second() / get_peers_[16]);
+                std::printf(
+                    "    (the store alone, bare probe GETs by 16 threads: %.1f/s; staleness-0 "
+                    "reads do %.2fx of "
+                    "that)\n",
+                    get_peers_[16], s0->stats.per_second() / get_peers_[16]);
             }
         }
     }

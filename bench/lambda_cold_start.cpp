@@ -20,7 +20,8 @@ using namespace k9;
 
 namespace {
 
-const char* kHealthEvent = R"({"version":"2.0","routeKey":"$default","rawPath":"/health","rawQueryString":"",
+const char* kHealthEvent =
+    R"({"version":"2.0","routeKey":"$default","rawPath":"/health","rawQueryString":"",
   "headers":{},"requestContext":{"requestId":"bench","http":{"method":"GET","path":"/health","sourceIp":"127.0.0.1"},
   "domainName":"x.lambda-url.us-east-1.on.aws"},"isBase64Encoded":false})";
 
@@ -84,9 +85,11 @@ int main(int argc, char** argv) {
             std::filesystem::create_directories(dir);
             test::Env env = base;
             env["K9_DB_PATH"] = (dir / "k9_api.db").string();
-            env["K9_LOG_LEVEL"] = std::getenv("K9_BENCH_LOG") != nullptr ? "DEBUG" : "ERROR";  // NOLINT
+            env["K9_LOG_LEVEL"] =
+                std::getenv("K9_BENCH_LOG") != nullptr ? "DEBUG" : "ERROR";  // NOLINT
             times.push_back(cold_start_ms(env, dir / "bootstrap.log"));
-            if (std::getenv("K9_BENCH_LOG") != nullptr && r == 0) {  // NOLINT(concurrency-mt-unsafe)
+            if (std::getenv("K9_BENCH_LOG") != nullptr &&
+                r == 0) {  // NOLINT(concurrency-mt-unsafe)
                 std::cerr << test::slurp(dir / "bootstrap.log");
             }
         }
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
 
     auto file_store = std::make_shared<store::FileStore>(tmp / "store");
     seed(file_store, tmp.path(), mb);
-    measure("file:// " + std::to_string(mb) + " MB", {{"K9_STORE_URL", "file://" + (tmp / "store").string()}});
+    measure("file:// " + std::to_string(mb) + " MB",
+            {{"K9_STORE_URL", "file://" + (tmp / "store").string()}});
 
     try {
         auto& moto = test::Moto::instance();
@@ -110,6 +114,8 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         std::printf("s3:// skipped: %s\n", e.what());
     }
-    std::printf("(median of %d runs: process start to the first response posted to the Runtime API)\n", runs);
+    std::printf(
+        "(median of %d runs: process start to the first response posted to the Runtime API)\n",
+        runs);
     return 0;
 }

@@ -61,8 +61,8 @@ struct Options {
     int threads = 2;
     stdfs::path lua = stdfs::path(K9_SOURCE_DIR) / "bench/soak.lua";
     bool keep = false;
-    bool faults = true;                           // --no-faults: the same load on a clean path
-    double slowdown = kSlowDownProbability;       // --slowdown P
+    bool faults = true;                      // --no-faults: the same load on a clean path
+    double slowdown = kSlowDownProbability;  // --slowdown P
 };
 
 double rss_mb(pid_t pid) {
@@ -75,8 +75,9 @@ double rss_mb(pid_t pid) {
 
 // Samples the server's RSS every second; prints a progress line every minute.
 class Monitor {
-public:
-    explicit Monitor(test::BackgroundProcess& server) : server_(server), thread_([this] { loop(); }) {}
+  public:
+    explicit Monitor(test::BackgroundProcess& server)
+        : server_(server), thread_([this] { loop(); }) {}
     ~Monitor() { stop(); }
     void stop() {
         {
@@ -90,13 +91,15 @@ public:
     bool died() const { return died_; }
     const std::vector<double>& per_minute() const { return per_minute_; }
 
-private:
+  private:
     void loop() {
         std::unique_lock lock(mutex_);
-        for (int s = 1; !wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; }); ++s) {
+        for (int s = 1;
+             !wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; }); ++s) {
             if (!server_.running()) {
                 died_ = true;
-                std::printf("  [%4d s] the server is gone (exit code %d)\n", s, server_.stop(SIGKILL));
+                std::printf("  [%4d s] the server is gone (exit code %d)\n", s,
+                            server_.stop(SIGKILL));
                 std::fflush(stdout);
                 return;
             }
@@ -126,11 +129,13 @@ std::string error_kind(const std::string& text) {
     std::istringstream words(text);
     std::string out;
     for (std::string w; words >> w;) {
-        if (w.rfind("http://", 0) == 0 || w.rfind("s3://", 0) == 0) w = w.back() == ':' ? "<url>:" : "<url>";
+        if (w.rfind("http://", 0) == 0 || w.rfind("s3://", 0) == 0)
+            w = w.back() == ':' ? "<url>:" : "<url>";
         std::string digits_folded;
         for (char c : w) {
             const bool digit = c >= '0' && c <= '9';
-            if (!digit || digits_folded.empty() || digits_folded.back() != '#') digits_folded += digit ? '#' : c;
+            if (!digit || digits_folded.empty() || digits_folded.back() != '#')
+                digits_folded += digit ? '#' : c;
         }
         out += (out.empty() ? "" : " ") + digits_folded;
     }
@@ -188,7 +193,8 @@ long summarise_log(const stdfs::path& log_file) {
     print_counts(by_route);
     std::printf("per minute (server log): requests, 5xx answers, S3 retries\n");
     for (const auto& [m, c] : minutes) {
-        std::printf("  minute %3ld: %7ld %6ld %6ld\n", m + 1, c.requests, c.server_errors, c.retries);
+        std::printf("  minute %3ld: %7ld %6ld %6ld\n", m + 1, c.requests, c.server_errors,
+                    c.retries);
     }
     return internal_errors;
 }
@@ -209,8 +215,8 @@ std::set<std::string> acknowledged_ids(const stdfs::path& dir, long& lines) {
 }
 
 // A cold start on a fresh local folder from the store, through moto directly.
-std::set<std::string> ids_in_store(const test::Env& server_env, const test::Moto& moto, const stdfs::path& dir,
-                                   std::string& where) {
+std::set<std::string> ids_in_store(const test::Env& server_env, const test::Moto& moto,
+                                   const stdfs::path& dir, std::string& where) {
     std::map<std::string, std::string> vars(server_env.begin(), server_env.end());
     vars["AWS_ENDPOINT_URL_S3"] = moto.endpoint();
     vars["K9_DB_PATH"] = (dir / "k9_api.db").string();
@@ -258,13 +264,16 @@ Options parse(int argc, char** argv) {
         } else if (a == "--lua" && has_value) {
             o.lua = stdfs::absolute(argv[++i]);
         } else {
-            std::fprintf(stderr, "usage: soak [--minutes 10 | --seconds N] [--connections 16] [--threads 2] "
-                                 "[--lua bench/soak.lua] [--slowdown 0.05] [--no-faults] [--keep]\n");
+            std::fprintf(
+                stderr,
+                "usage: soak [--minutes 10 | --seconds N] [--connections 16] [--threads 2] "
+                "[--lua bench/soak.lua] [--slowdown 0.05] [--no-faults] [--keep]\n");
             std::exit(2);
         }
     }
     if (o.seconds <= 0 || o.connections < o.threads || o.threads <= 0 || !stdfs::exists(o.lua)) {
-        std::fprintf(stderr, "soak: need seconds > 0, connections >= threads > 0 and the Lua script (%s)\n",
+        std::fprintf(stderr,
+                     "soak: need seconds > 0, connections >= threads > 0 and the Lua script (%s)\n",
                      o.lua.c_str());
         std::exit(2);
     }
@@ -288,7 +297,8 @@ void add_faults(test::FaultProxy& proxy, double slowdown) {
     proxy.add(everywhere(test::Fault::Stall, kLongStallProbability, kLongStallMs));
 }
 
-test::Env server_env(const test::Moto& moto, const test::FaultProxy& proxy, const stdfs::path& work) {
+test::Env server_env(const test::Moto& moto, const test::FaultProxy& proxy,
+                     const stdfs::path& work) {
     const std::string secret = random_bytes(32);
     test::Env env = moto.aws_env();
     env["AWS_ENDPOINT_URL_S3"] = proxy.endpoint();
@@ -297,7 +307,8 @@ test::Env server_env(const test::Moto& moto, const test::FaultProxy& proxy, cons
     env["DATABASE_S3_BUCKET"] = kBucket;
     env["K9_STORE_URL"] = std::string("s3://") + kBucket + "/" + test::unique_name();
     env["K9_DB_PATH"] = (work / "server/k9_api.db").string();
-    env["K9_JWT_SECRET"] = to_hex(reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+    env["K9_JWT_SECRET"] =
+        to_hex(reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
     env["K9_PERSIST_WRITES"] = kPersistWrites;
     env["K9_PERSIST_INTERVAL"] = kPersistIntervalS;
     env["K9_JOURNAL_RETENTION"] = kJournalRetentionS;
@@ -307,31 +318,47 @@ test::Env server_env(const test::Moto& moto, const test::FaultProxy& proxy, cons
 }
 
 void print_setup(const Options& opt, const stdfs::path& work) {
-    std::printf("soak: %d s of wrk (%d threads, %d connections, bench/soak.lua mix) on k9-api serve (journal)\n",
-                opt.seconds, opt.threads, opt.connections);
+    std::printf(
+        "soak: %d s of wrk (%d threads, %d connections, bench/soak.lua mix) on k9-api serve "
+        "(journal)\n",
+        opt.seconds, opt.threads, opt.connections);
     if (opt.faults) {
-        std::printf("      -> fault proxy -> moto_server; faults per S3 request: %.1f%% 503 SlowDown, %.1f%% resets, "
-                    "%.1f%% stalls of %d ms, %.1f%% stalls of %d ms (K9_S3_STALL_TIMEOUT_S=%d)\n",
-                    opt.slowdown * 100, kResetProbability * 100, kShortStallProbability * 100, kShortStallMs,
-                    kLongStallProbability * 100, kLongStallMs, kStallTimeoutS);
+        std::printf(
+            "      -> fault proxy -> moto_server; faults per S3 request: %.1f%% 503 SlowDown, "
+            "%.1f%% resets, "
+            "%.1f%% stalls of %d ms, %.1f%% stalls of %d ms (K9_S3_STALL_TIMEOUT_S=%d)\n",
+            opt.slowdown * 100, kResetProbability * 100, kShortStallProbability * 100,
+            kShortStallMs, kLongStallProbability * 100, kLongStallMs, kStallTimeoutS);
     } else {
         std::printf("      -> fault proxy (no faults) -> moto_server\n");
     }
-    std::printf("      K9_PERSIST_WRITES=%s K9_PERSIST_INTERVAL=%s K9_JOURNAL_RETENTION=%s; work dir %s\n",
-                kPersistWrites, kPersistIntervalS, kJournalRetentionS, work.c_str());
+    std::printf(
+        "      K9_PERSIST_WRITES=%s K9_PERSIST_INTERVAL=%s K9_JOURNAL_RETENTION=%s; work dir %s\n",
+        kPersistWrites, kPersistIntervalS, kJournalRetentionS, work.c_str());
     std::fflush(stdout);
 }
 
 // The wrk command line; gives each user a profile first (so reading it is never a 404).
-std::vector<std::string> wrk_command(const Options& opt, const std::string& base, const test::Env& env,
-                                     const stdfs::path& ids) {
-    std::vector<std::string> wrk = {"wrk", "-t", std::to_string(opt.threads), "-c", std::to_string(opt.connections),
-                                    "-d", std::to_string(opt.seconds) + "s", "--timeout", "30s",
-                                    "-s", opt.lua.string(), base, "--", ids.string()};
+std::vector<std::string> wrk_command(const Options& opt, const std::string& base,
+                                     const test::Env& env, const stdfs::path& ids) {
+    std::vector<std::string> wrk = {"wrk",
+                                    "-t",
+                                    std::to_string(opt.threads),
+                                    "-c",
+                                    std::to_string(opt.connections),
+                                    "-d",
+                                    std::to_string(opt.seconds) + "s",
+                                    "--timeout",
+                                    "30s",
+                                    "-s",
+                                    opt.lua.string(),
+                                    base,
+                                    "--",
+                                    ids.string()};
     for (int u = 0; u < kUsers; ++u) {
         const std::string token = token_for(env, "soak-user-" + std::to_string(u));
-        bench::run("curl -sf -o /dev/null -X PATCH -H 'Authorization: Bearer " + token + "' -d '{\"name\":\"Soak\"}' " +
-                   base + "/user/profile");
+        bench::run("curl -sf -o /dev/null -X PATCH -H 'Authorization: Bearer " + token +
+                   "' -d '{\"name\":\"Soak\"}' " + base + "/user/profile");
         wrk.push_back(token);
     }
     return wrk;
@@ -342,8 +369,9 @@ std::string health_summary(const std::string& body) {
     const auto j = nlohmann::json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return body;
     const auto& db = j.value("database", nlohmann::json::object());
-    return j.value("status", "?") + "; persist " + j.value("persist", nlohmann::json::object()).dump() +
-           "; seq " + db.value("seq", nlohmann::json()).dump() + ", snapshot_seq " +
+    return j.value("status", "?") + "; persist " +
+           j.value("persist", nlohmann::json::object()).dump() + "; seq " +
+           db.value("seq", nlohmann::json()).dump() + ", snapshot_seq " +
            db.value("snapshot_seq", nlohmann::json()).dump();
 }
 
@@ -359,9 +387,11 @@ int verify(const test::Env& env, const test::Moto& moto, const stdfs::path& work
         std::printf("verify: the cold start from the store failed: %s\n", e.what());
         return 1;
     }
-    std::printf("verify: fresh cold start from %s (moto directly): %zu reports\n", where.c_str(), stored.size());
+    std::printf("verify: fresh cold start from %s (moto directly): %zu reports\n", where.c_str(),
+                stored.size());
     if (lines != static_cast<long>(acked.size())) {
-        std::printf("verify: %ld ids recorded but %zu distinct: a 201 repeated an id\n", lines, acked.size());
+        std::printf("verify: %ld ids recorded but %zu distinct: a 201 repeated an id\n", lines,
+                    acked.size());
     }
     std::vector<std::string> missing;
     for (const auto& id : acked) {
@@ -372,7 +402,8 @@ int verify(const test::Env& env, const test::Moto& moto, const stdfs::path& work
         return 0;
     }
     std::printf("%zu of %zu acknowledged writes MISSING:", missing.size(), acked.size());
-    for (std::size_t i = 0; i < missing.size() && i < 50; ++i) std::printf(" %s", missing[i].c_str());
+    for (std::size_t i = 0; i < missing.size() && i < 50; ++i)
+        std::printf(" %s", missing[i].c_str());
     std::printf("%s\n", missing.size() > 50 ? " ..." : "");
     return 1;
 }
@@ -386,7 +417,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     log::set_threshold(log::Level::Error);
-    const stdfs::path work = stdfs::temp_directory_path() / ("k9-soak-" + std::to_string(::getpid()));
+    const stdfs::path work =
+        stdfs::temp_directory_path() / ("k9-soak-" + std::to_string(::getpid()));
     for (const char* sub : {"server", "ids", "verify"}) stdfs::create_directories(work / sub);
     auto& moto = test::Moto::instance();
     moto.create_bucket(kBucket);
@@ -396,8 +428,9 @@ int main(int argc, char** argv) {
 
     const int port = test::free_port();
     const stdfs::path server_log = work / "server.log";
-    test::BackgroundProcess server({(test::bin_dir() / "k9-api").string(), "serve", "--port", std::to_string(port)},
-                                   env, server_log);
+    test::BackgroundProcess server(
+        {(test::bin_dir() / "k9-api").string(), "serve", "--port", std::to_string(port)}, env,
+        server_log);
     if (!test::wait_for_port(port, std::chrono::seconds(60))) {
         std::fprintf(stderr, "soak: k9-api did not start; its log: %s\n", server_log.c_str());
         return 1;
@@ -409,31 +442,34 @@ int main(int argc, char** argv) {
 
     const double started = monotonic_ms();
     Monitor monitor(server);
-    const auto load = test::run_process(wrk, {}, stdfs::current_path(), std::chrono::seconds(opt.seconds + 300));
+    const auto load =
+        test::run_process(wrk, {}, stdfs::current_path(), std::chrono::seconds(opt.seconds + 300));
     monitor.stop();
     const double rss_end = monitor.died() ? 0 : rss_mb(server.pid());
-    const auto health = test::run_process({"curl", "-s", "-m", "30", "-H",
-                                           "Authorization: Bearer " + token_for(env, "soak-admin", true),
-                                           base + "/health"},
-                                          {});
+    const auto health = test::run_process(
+        {"curl", "-s", "-m", "30", "-H",
+         "Authorization: Bearer " + token_for(env, "soak-admin", true), base + "/health"},
+        {});
     const double stop_started = monotonic_ms();
     const int server_exit = server.stop(SIGTERM, std::chrono::seconds(180));
     const double stop_ms = monotonic_ms() - stop_started;
     const int faults = proxy->faults_injected(), seen = proxy->requests_seen();
     proxy.reset();
 
-    std::printf("\nwrk (%.0f s, exit code %d):\n", (monotonic_ms() - started) / 1000, load.exit_code);
+    std::printf("\nwrk (%.0f s, exit code %d):\n", (monotonic_ms() - started) / 1000,
+                load.exit_code);
     std::istringstream wrk_out(load.out);
     for (std::string line; std::getline(wrk_out, line);) std::printf("  %s\n", line.c_str());
     if (!load.err.empty()) std::printf("  wrk stderr: %s\n", load.err.c_str());
-    std::printf("server RSS: start %.1f MB, end %.1f MB, peak %.1f MB; each minute:", rss_start, rss_end,
-                monitor.peak_mb());
+    std::printf("server RSS: start %.1f MB, end %.1f MB, peak %.1f MB; each minute:", rss_start,
+                rss_end, monitor.peak_mb());
     for (double mb : monitor.per_minute()) std::printf(" %.1f", mb);
     std::printf("\nproxy: %d S3 requests, %d faults injected (%.1f%%)\n", seen, faults,
                 seen > 0 ? 100.0 * faults / seen : 0.0);
     std::printf("GET /health at the end: %s\n", health_summary(health.out).c_str());
-    std::printf("server stopped by SIGTERM in %.0f ms: exit code %d%s\n", stop_ms, server_exit,
-                server_exit == 0 ? "" : " (1: the shutdown persist failed, 3: conflict; see the log)");
+    std::printf(
+        "server stopped by SIGTERM in %.0f ms: exit code %d%s\n", stop_ms, server_exit,
+        server_exit == 0 ? "" : " (1: the shutdown persist failed, 3: conflict; see the log)");
     const long internal_errors = summarise_log(server_log);
 
     int rc = verify(env, moto, work);
@@ -441,7 +477,8 @@ int main(int argc, char** argv) {
         std::printf("the server died during the run (see %s)\n", server_log.c_str());
         rc = 1;
     }
-    if (internal_errors > 0) std::printf("%ld responses were 500 internal_error (see the log)\n", internal_errors);
+    if (internal_errors > 0)
+        std::printf("%ld responses were 500 internal_error (see the log)\n", internal_errors);
     if (opt.keep || rc != 0) {
         std::printf("kept %s (server.log, ids/)\n", work.c_str());
     } else {

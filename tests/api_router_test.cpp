@@ -299,7 +299,8 @@ TEST_F(RouterTest, HealthToAnyoneIsTheStatusAlone) {
     for (const std::string& user : {std::string(), kUserA}) {
         const auto r = get("/health", user);
         ASSERT_EQ(r.status, 200) << r.body;
-        EXPECT_EQ(r.body, R"({"status":"ok"})") << (user.empty() ? "anonymous" : "a signed-in user");
+        EXPECT_EQ(r.body, R"({"status":"ok"})")
+            << (user.empty() ? "anonymous" : "a signed-in user");
     }
     auto bad = request("GET", "/health", "", "");
     bad.headers["authorization"] = "Bearer not-a-token";
@@ -316,7 +317,8 @@ TEST_F(RouterTest, HealthToAnAdministratorShowsTheDatabaseState) {
     const auto& d = h["database"];
     EXPECT_EQ(d["schema_version"], db::latest_schema_version());
     EXPECT_GT(d["local_bytes"].get<std::int64_t>(), 0);
-    EXPECT_EQ(d["remote_etag"], snapshot_etag()) << "journal mode: a new database starts with an empty snapshot";
+    EXPECT_EQ(d["remote_etag"], snapshot_etag())
+        << "journal mode: a new database starts with an empty snapshot";
     EXPECT_EQ(d["pending_writes"], 0);
     EXPECT_TRUE(d.contains("last_persist") && d["last_persist"].is_null());
     for (const char* field : {"persists", "conflicts", "failures"})
@@ -331,19 +333,23 @@ TEST_F(RouterTest, AdminRoutesAreForAdministratorsOnly) {
     EXPECT_TRUE(is_error(call("POST", "/admin/persist", "", ""), 401, "unauthorized"));
     const auto user = call("POST", "/admin/persist", "", kUserA);
     ASSERT_TRUE(is_error(user, 403, "forbidden"));
-    EXPECT_NE(json_of(user)["error"]["message"].get<std::string>().find("k9-admins"), std::string::npos) << user.body;
+    EXPECT_NE(json_of(user)["error"]["message"].get<std::string>().find("k9-admins"),
+              std::string::npos)
+        << user.body;
     EXPECT_EQ(call("POST", "/admin/persist", "", kAdmin).status, 200);
 }
 
 TEST_F(RouterTest, AdminCallsAreRateLimited) {
-    for (int i = 0; i < 6; ++i) ASSERT_EQ(call("POST", "/admin/persist", "", kAdmin).status, 200) << i;
+    for (int i = 0; i < 6; ++i)
+        ASSERT_EQ(call("POST", "/admin/persist", "", kAdmin).status, 200) << i;
     const auto r = call("POST", "/admin/persist", "", kAdmin);
     ASSERT_TRUE(is_error(r, 429, "rate_limited"));
     ASSERT_TRUE(r.headers.count("retry-after"));
     const int retry_after = std::stoi(r.headers.at("retry-after"));
     EXPECT_GE(retry_after, 1);
     EXPECT_LE(retry_after, 10);
-    EXPECT_EQ(call("POST", "/admin/persist", "", kUserA).status, 403) << "others are refused first, not counted";
+    EXPECT_EQ(call("POST", "/admin/persist", "", kUserA).status, 403)
+        << "others are refused first, not counted";
 }
 
 TEST_F(RouterTest, AdminPersistUploadsOnceAndTheRemoteEtagFollows) {
@@ -361,7 +367,8 @@ TEST_F(RouterTest, AdminPersistUploadsOnceAndTheRemoteEtagFollows) {
     EXPECT_FALSE(h["database"]["last_persist"].is_null());
     EXPECT_EQ(h["persist"]["persists"], 1);
 
-    EXPECT_EQ(json_of(call("POST", "/admin/persist", "", kAdmin))["persisted"], false);  // nothing new
+    EXPECT_EQ(json_of(call("POST", "/admin/persist", "", kAdmin))["persisted"],
+              false);  // nothing new
 
     create_report("two");
     const auto p2 = json_of(call("POST", "/admin/persist", "", kAdmin));
@@ -530,8 +537,10 @@ TEST_F(RouterTest, DuplicateKeysAreRefusedNamingTheKey) {
     const struct {
         std::string method, target, body, key;
     } cases[] = {
-        {"POST", "/reports", R"({"title":"a","title":"b","author":"x","date":"2024-01-01","reference":1})", "title"},
-        {"POST", "/reports", R"({"title":"a","author":"x","date":"2024-01-01","reference":{"k":1,"k":2}})", "k"},
+        {"POST", "/reports",
+         R"({"title":"a","title":"b","author":"x","date":"2024-01-01","reference":1})", "title"},
+        {"POST", "/reports",
+         R"({"title":"a","author":"x","date":"2024-01-01","reference":{"k":1,"k":2}})", "k"},
         {"PATCH", "/user/profile", R"({"name":"Ann","email":"a@b.c","name":"Bob"})", "name"},
         {"PATCH", "/user/profile", R"({"preferences":{"theme":"dark","x":{"a":1,"a":1}}})", "a"},
     };
@@ -539,14 +548,17 @@ TEST_F(RouterTest, DuplicateKeysAreRefusedNamingTheKey) {
         SCOPED_TRACE(c.body);
         const auto r = call(c.method, c.target, c.body);
         ASSERT_TRUE(is_error(r, 400, "invalid_json"));
-        EXPECT_NE(json_of(r)["error"]["message"].get<std::string>().find("'" + c.key + "'"), std::string::npos)
+        EXPECT_NE(json_of(r)["error"]["message"].get<std::string>().find("'" + c.key + "'"),
+                  std::string::npos)
             << r.body;
     }
     // The same key in two different objects is no duplicate.
-    EXPECT_EQ(call("POST", "/reports",
-                   R"({"title":"a","author":"x","date":"2024-01-01","reference":{"title":1,"o":{"title":2}}})")
-                  .status,
-              201);
+    EXPECT_EQ(
+        call(
+            "POST", "/reports",
+            R"({"title":"a","author":"x","date":"2024-01-01","reference":{"title":1,"o":{"title":2}}})")
+            .status,
+        201);
 }
 
 TEST_F(RouterTest, BoundaryValuesAreAccepted) {

@@ -23,7 +23,7 @@ namespace {
 const std::string kSecret(40, 's');
 
 class ApiServerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { start(); }
 
     void start(test::Env extra = {}) {
@@ -36,16 +36,18 @@ protected:
         env["K9_PERSIST_INTERVAL"] = "0";
         for (auto& [k, v] : extra) env[k] = v;
         server_ = std::make_unique<test::BackgroundProcess>(
-            std::vector<std::string>{(test::bin_dir() / "k9-api").string(), "serve", "--port", std::to_string(port_)},
+            std::vector<std::string>{(test::bin_dir() / "k9-api").string(), "serve", "--port",
+                                     std::to_string(port_)},
             env, tmp_ / "server.log");
-        ASSERT_TRUE(test::wait_for_port(port_, std::chrono::seconds(30))) << test::slurp(tmp_ / "server.log");
+        ASSERT_TRUE(test::wait_for_port(port_, std::chrono::seconds(30)))
+            << test::slurp(tmp_ / "server.log");
     }
     std::string token(const std::string& user) {
         const auto now = system_now() / 1'000'000;
         return api::mint_hs256({{"sub", user}, {"iat", now}, {"exp", now + 600}}, kSecret);
     }
-    http::Response call(const std::string& method, const std::string& path, const std::string& body = "",
-                        const std::string& user = "alice") {
+    http::Response call(const std::string& method, const std::string& path,
+                        const std::string& body = "", const std::string& user = "alice") {
         http::Request r;
         r.method = method;
         r.url = "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -69,7 +71,8 @@ TEST_F(ApiServerTest, ProfileAndReportsOverHttp) {
     auto p = call("PATCH", "/user/profile", R"({"name":"Alice","preferences":{"units":"metric"}})");
     ASSERT_EQ(p.status, 200) << p.body;
     EXPECT_EQ(nlohmann::json::parse(p.body)["preferences"]["units"], "metric");
-    auto c = call("POST", "/reports", R"({"title":"T","author":"A","date":"2024-05-01","reference":{"p":1}})");
+    auto c = call("POST", "/reports",
+                  R"({"title":"T","author":"A","date":"2024-05-01","reference":{"p":1}})");
     ASSERT_EQ(c.status, 201) << c.body;
     const std::string id = nlohmann::json::parse(c.body)["id"];
     EXPECT_EQ(c.header("location").value_or(""), "/reports/" + id);
@@ -78,7 +81,8 @@ TEST_F(ApiServerTest, ProfileAndReportsOverHttp) {
     auto csv = call("GET", "/reports/" + id + "/export?format=csv");
     EXPECT_EQ(csv.status, 200);
     EXPECT_NE(csv.header("content-disposition").value_or("").find("attachment"), std::string::npos);
-    EXPECT_EQ(call("GET", "/reports/" + id, "", "mallory").status, 404) << "another user's report is a 404";
+    EXPECT_EQ(call("GET", "/reports/" + id, "", "mallory").status, 404)
+        << "another user's report is a 404";
 }
 
 TEST_F(ApiServerTest, HttpLevelErrorsAreJsonToo) {
@@ -122,7 +126,8 @@ TEST_F(ApiServerTest, AnAdministratorsTokenFromK9dbOpensAdminRoutes) {
     env["K9_ADMIN_GROUP"] = "ops";
     env["K9_STORE_URL"] = "file://" + (tmp_ / "store").string();
     auto mint = [&](bool admin) {
-        std::vector<std::string> argv{(test::bin_dir() / "k9db").string(), "token", "--user", "operator"};
+        std::vector<std::string> argv{(test::bin_dir() / "k9db").string(), "token", "--user",
+                                      "operator"};
         if (admin) argv.push_back("--admin");
         const auto r = test::run_process(argv, env, tmp_.path());
         EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -157,7 +162,8 @@ TEST_F(ApiServerTest, ManyClientsAtOnce) {
                 r.method = "POST";
                 r.url = "http://127.0.0.1:" + std::to_string(port_) + "/reports";
                 r.body = R"({"title":"t","author":"a","date":"2024-01-01","reference":[1]})";
-                r.headers.emplace_back("authorization", "Bearer " + token("user" + std::to_string(t)));
+                r.headers.emplace_back("authorization",
+                                       "Bearer " + token("user" + std::to_string(t)));
                 if (own.send(r).status == 201) ++created;
             }
         });
@@ -165,7 +171,8 @@ TEST_F(ApiServerTest, ManyClientsAtOnce) {
     for (auto& th : threads) th.join();
     EXPECT_EQ(created, kThreads * kEach);
     for (int t = 0; t < kThreads; ++t) {
-        auto list = nlohmann::json::parse(call("GET", "/reports?limit=100", "", "user" + std::to_string(t)).body);
+        auto list = nlohmann::json::parse(
+            call("GET", "/reports?limit=100", "", "user" + std::to_string(t)).body);
         EXPECT_EQ(list["items"].size(), static_cast<std::size_t>(kEach));
     }
 }
@@ -178,7 +185,8 @@ TEST_F(ApiServerTest, SigtermPersistsPendingWritesBeforeExiting) {
     std::filesystem::copy_file(object, tmp_ / "check.db");
     duck::Database db(tmp_ / "check.db", {{"access_mode", "READ_ONLY"}});
     duck::Connection conn(db);
-    EXPECT_EQ(conn.query("SELECT name FROM users WHERE user_id = 'alice'").text(0, 0), "Persisted at shutdown");
+    EXPECT_EQ(conn.query("SELECT name FROM users WHERE user_id = 'alice'").text(0, 0),
+              "Persisted at shutdown");
     EXPECT_NE(test::slurp(tmp_ / "server.log").find("k9-api stopped"), std::string::npos);
 }
 
@@ -198,7 +206,8 @@ TEST_F(ApiServerTest, OneLogLinePerRequestWithoutTokensOrBodies) {
         if (j.value("message", "") == "request" && j.value("route", "") == "PATCH /user/profile") {
             found = true;
             EXPECT_EQ(j["status"], 200);
-            EXPECT_TRUE(j.contains("duration_ms") && j.contains("request_id") && j.contains("user"));
+            EXPECT_TRUE(j.contains("duration_ms") && j.contains("request_id") &&
+                        j.contains("user"));
         }
     }
     EXPECT_TRUE(found) << log;
@@ -209,7 +218,8 @@ TEST(ApiServerStart, BadConfigurationExitsTwoNamingTheVariable) {
     test::Env env = test::base_env();
     env["K9_JWT_SECRET"] = "short";
     env["K9_DB_PATH"] = (tmp / "k9.db").string();
-    auto r = test::run_process({(test::bin_dir() / "k9-api").string(), "serve", "--port", "0"}, env, tmp.path());
+    auto r = test::run_process({(test::bin_dir() / "k9-api").string(), "serve", "--port", "0"}, env,
+                               tmp.path());
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("K9_JWT_SECRET"), std::string::npos) << r.err;
 }

@@ -192,7 +192,8 @@ TEST_F(TemplateTest, IamIsLimitedToTheDatabaseKeys) {
             << "no managed policies: " << p.dump();
     }
     // This environment's snapshot and journal only: not the other environments' keys.
-    const std::string objects = "arn:${AWS::Partition}:s3:::${S3BucketName}/databases/k9_api_${Environment}.db*";
+    const std::string objects =
+        "arn:${AWS::Partition}:s3:::${S3BucketName}/databases/k9_api_${Environment}.db*";
     const std::string bucket = "arn:${AWS::Partition}:s3:::${S3BucketName}";
     std::vector<json> allows;
     collect_allows(tpl_["Resources"], allows);
@@ -227,9 +228,9 @@ TEST_F(TemplateTest, AlarmsWatchTheMetricsK9Emits) {
         if (res["Type"] == "AWS::CloudWatch::Alarm")
             alarms[res["Properties"]["MetricName"]] = res["Properties"];
     }
-    for (auto metric :
-         {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures, obs::kPersistConflicts,
-          obs::kDatabaseSizeBytes, obs::kColdStartDurationMs, obs::kJournalSeqConflicts, obs::kCopyReloads}) {
+    for (auto metric : {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures,
+                        obs::kPersistConflicts, obs::kDatabaseSizeBytes, obs::kColdStartDurationMs,
+                        obs::kJournalSeqConflicts, obs::kCopyReloads}) {
         SCOPED_TRACE(std::string(metric));
         ASSERT_TRUE(alarms.count(std::string(metric)));
         const json& a = alarms[std::string(metric)];
@@ -238,8 +239,8 @@ TEST_F(TemplateTest, AlarmsWatchTheMetricsK9Emits) {
                   json::parse(R"([{"Name":"Environment","Value":{"Ref":"Environment"}}])"));
         EXPECT_EQ(a["TreatMissingData"], "notBreaching");
     }
-    for (auto metric : {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures, obs::kPersistConflicts,
-                        obs::kJournalSeqConflicts, obs::kCopyReloads}) {
+    for (auto metric : {obs::kDatabaseDownloadFailures, obs::kDatabaseUploadFailures,
+                        obs::kPersistConflicts, obs::kJournalSeqConflicts, obs::kCopyReloads}) {
         const json& a = alarms[std::string(metric)];
         EXPECT_EQ(a["Statistic"], "Sum");
         EXPECT_EQ(a["Period"], 300);

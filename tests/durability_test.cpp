@@ -37,7 +37,7 @@ struct Outcome {
 };
 
 class DurabilityTest : public ::testing::Test {
-protected:
+  protected:
     test::Env store_env(bool s3) {
         test::Env env = test::base_env();
         env["K9_LOG_LEVEL"] = "ERROR";
@@ -74,14 +74,16 @@ protected:
         };
         auto start = [&](int w) {
             // A new container each time: an empty local folder.
-            const auto dir = scenario / ("w" + std::to_string(w) + "-" + std::to_string(incarnation[w]++));
+            const auto dir =
+                scenario / ("w" + std::to_string(w) + "-" + std::to_string(incarnation[w]++));
             std::filesystem::create_directories(dir);
             acked_at_start[w] = acked(w).size();
             test::Env e = env;
             e["K9_DB_PATH"] = (dir / "k9.db").string();
             procs[w] = std::make_unique<test::BackgroundProcess>(
-                std::vector<std::string>{(test::bin_dir() / "k9_torture_writer").string(), std::to_string(w),
-                                         std::to_string(kWrites), ack_log(w).string(), "5"},
+                std::vector<std::string>{(test::bin_dir() / "k9_torture_writer").string(),
+                                         std::to_string(w), std::to_string(kWrites),
+                                         ack_log(w).string(), "5"},
                 e, dir / "log");
         };
         for (int w = 0; w < kWriters; ++w) start(w);
@@ -90,18 +92,24 @@ protected:
             if (std::chrono::steady_clock::now() > deadline) {
                 std::string logs;
                 for (int w = 0; w < kWriters; ++w) {
-                    const auto log = scenario / ("w" + std::to_string(w) + "-" +
-                                                 std::to_string(incarnation[static_cast<std::size_t>(w)] - 1)) / "log";
+                    const auto log =
+                        scenario /
+                        ("w" + std::to_string(w) + "-" +
+                         std::to_string(incarnation[static_cast<std::size_t>(w)] - 1)) /
+                        "log";
                     std::ifstream in(log);
-                    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                    std::string text((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
                     if (text.size() > 1500) text = "..." + text.substr(text.size() - 1500);
-                    logs += "\nwriter " + std::to_string(w) + " (" + std::to_string(acked(w).size()) +
+                    logs += "\nwriter " + std::to_string(w) + " (" +
+                            std::to_string(acked(w).size()) +
                             " acknowledged), the log of its last start:\n" + text;
                 }
                 ADD_FAILURE() << "the writers did not finish in time" << logs;
                 return out;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<>(30, 120)(rng)));
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(std::uniform_int_distribution<>(30, 120)(rng)));
             // Now and then a container is reclaimed from outside, whatever it is doing. Every
             // other incarnation of a writer is spared until it has acknowledged a write, so
             // that the run ends on a loaded machine (the sanitizer suite beside other tests),
@@ -109,7 +117,8 @@ protected:
             const int victim = std::uniform_int_distribution<>(0, kWriters * 3)(rng);
             if (victim < kWriters && procs[victim] && procs[victim]->running()) {
                 const auto v = static_cast<std::size_t>(victim);
-                const bool spared = incarnation[v] % 2 == 0 && acked(victim).size() == acked_at_start[v];
+                const bool spared =
+                    incarnation[v] % 2 == 0 && acked(victim).size() == acked_at_start[v];
                 if (!spared) procs[victim]->stop(SIGKILL);
             }
             bool all_done = true;
@@ -136,15 +145,18 @@ protected:
             std::filesystem::create_directories(dir);
             e["K9_DB_PATH"] = (dir / "k9.db").string();
             const auto cfg = config::load_config(config::map_env(e));
-            db::DatabaseManager m(repo::k9_manager_options(cfg), store::open_store(cfg, config::map_env(e)));
-            m.refresh_all();  // journal mode: a cold start reads the snapshot; this reads every partition
+            db::DatabaseManager m(repo::k9_manager_options(cfg),
+                                  store::open_store(cfg, config::map_env(e)));
+            m.refresh_all();  // journal mode: a cold start reads the snapshot; this reads every
+                              // partition
             auto tables = m.read([](duck::Connection& c) { return db::summarize_tables(c); });
             tables.erase("schema_migrations");
             replicas.push_back(tables);
             if (r == 0) {
                 m.read([&](duck::Connection& c) {
                     auto res = c.query("SELECT id, count(*) FROM reports GROUP BY id");
-                    for (std::size_t i = 0; i < res.rows(); ++i) present[res.text(0, i)] = static_cast<int>(res.int64(1, i));
+                    for (std::size_t i = 0; i < res.rows(); ++i)
+                        present[res.text(0, i)] = static_cast<int>(res.int64(1, i));
                     return 0;
                 });
             }
@@ -154,8 +166,10 @@ protected:
             for (int i : acked(w)) {
                 ++out.acknowledged;
                 const auto it = present.find("w" + std::to_string(w) + "-" + std::to_string(i));
-                if (it == present.end()) ++out.lost;
-                else if (it->second > 1) ++out.duplicated;
+                if (it == present.end())
+                    ++out.lost;
+                else if (it->second > 1)
+                    ++out.duplicated;
             }
         }
         return out;
@@ -165,8 +179,9 @@ protected:
 };
 
 void report(const char* what, const Outcome& o) {
-    std::printf("%s: %d acknowledged writes, %d lost, %d duplicated, %d restarts, replicas %s\n", what,
-                o.acknowledged, o.lost, o.duplicated, o.restarts, o.converged ? "agree" : "DIFFER");
+    std::printf("%s: %d acknowledged writes, %d lost, %d duplicated, %d restarts, replicas %s\n",
+                what, o.acknowledged, o.lost, o.duplicated, o.restarts,
+                o.converged ? "agree" : "DIFFER");
 }
 
 // Journal mode's promise: every write acknowledged, none lost or applied twice, every

@@ -87,7 +87,8 @@ TEST(FileStore, ObjectsArePlainFilesUnderTheFolder) {
     FileStore s(tmp / "store");
     s.put_bytes("DUCK-ish bytes", "databases/k9_api_dev.db");
     EXPECT_EQ(test::slurp(tmp / "store/databases/k9_api_dev.db"), "DUCK-ish bytes");
-    EXPECT_EQ(s.url_for("databases/k9_api_dev.db"), "file://" + (tmp / "store/databases/k9_api_dev.db").string());
+    EXPECT_EQ(s.url_for("databases/k9_api_dev.db"),
+              "file://" + (tmp / "store/databases/k9_api_dev.db").string());
 }
 
 TEST(FileStore, BytesFlippedInPlaceAreReportedCorrupt) {
@@ -277,8 +278,9 @@ TEST(FileStoreClock, SkewedProcessesAgreeOnAges) {
                       {skew::kParentNowEnv, std::to_string(system_now())}};
         if (!fake_stat) env["NO_FAKE_STAT"] = "1";
         const auto r =
-            test::run_under_faketime("+2h", {self, "--gtest_also_run_disabled_tests",
-                                             "--gtest_filter=FileStoreClock.DISABLED_SkewedChild"},
+            test::run_under_faketime("+2h",
+                                     {self, "--gtest_also_run_disabled_tests",
+                                      "--gtest_filter=FileStoreClock.DISABLED_SkewedChild"},
                                      env);
         ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
         ASSERT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;

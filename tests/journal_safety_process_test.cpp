@@ -35,7 +35,8 @@ const std::string kBucket = "k9-journal-safety";
 const std::string kKey = "databases/k9_api_dev.db";
 
 std::string insert_user(const std::string& id) {
-    return "INSERT INTO users VALUES ('" + id + "', 'x', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')";
+    return "INSERT INTO users VALUES ('" + id +
+           "', 'x', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')";
 }
 
 std::string insert_report(const std::string& id, const std::string& user) {
@@ -44,7 +45,8 @@ std::string insert_report(const std::string& id, const std::string& user) {
 }
 
 bool have(const std::string& program) {
-    return test::run_process({"sh", "-c", "command -v " + program}, test::base_env()).exit_code == 0;
+    return test::run_process({"sh", "-c", "command -v " + program}, test::base_env()).exit_code ==
+           0;
 }
 
 // Fills the filesystem holding `dir` with one file (appending to it when it exists: space
@@ -53,7 +55,8 @@ std::filesystem::path fill_disk(const std::filesystem::path& dir) {
     const auto filler = dir / "filler";
     const int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     const std::string block(64 * 1024, 'f');
-    for (const std::size_t size : {block.size(), std::size_t{4096}, std::size_t{512}, std::size_t{1}}) {
+    for (const std::size_t size :
+         {block.size(), std::size_t{4096}, std::size_t{512}, std::size_t{1}}) {
         while (::write(fd, block.data(), size) > 0) {
         }
     }
@@ -62,9 +65,10 @@ std::filesystem::path fill_disk(const std::filesystem::path& dir) {
 }
 
 class SafetyProcessTest : public ::testing::Test {
-protected:
+  protected:
     // k9db / k9-api on `store_url` (S3 on moto unless it starts with file://).
-    test::Env env(const std::string& store_url, const std::string& db_dir, const std::string& endpoint = "") {
+    test::Env env(const std::string& store_url, const std::string& db_dir,
+                  const std::string& endpoint = "") {
         test::Env e = test::base_env();
         if (store_url.rfind("s3://", 0) == 0) {
             for (auto& [k, v] : test::Moto::instance().aws_env()) e[k] = v;
@@ -76,10 +80,12 @@ protected:
         e["K9_LOG_LEVEL"] = "WARN";
         return e;
     }
-    ProcessResult k9db(const std::vector<std::string>& args, const test::Env& e, const std::string& clock_offset = "") {
+    ProcessResult k9db(const std::vector<std::string>& args, const test::Env& e,
+                       const std::string& clock_offset = "") {
         std::vector<std::string> argv{(test::bin_dir() / "k9db").string()};
         argv.insert(argv.end(), args.begin(), args.end());
-        if (!clock_offset.empty()) return test::run_under_faketime(clock_offset, argv, e, tmp_.path());
+        if (!clock_offset.empty())
+            return test::run_under_faketime(clock_offset, argv, e, tmp_.path());
         return test::run_process(argv, e, tmp_.path());
     }
     std::string s3_url() {
@@ -96,7 +102,7 @@ protected:
 // --- A store that ignores conditional writes -------------------------------------------
 
 class IgnoringStoreTest : public SafetyProcessTest {
-protected:
+  protected:
     void drop(std::vector<std::string> headers) {
         test::FaultRule rule;
         rule.fault = test::Fault::DropHeaders;
@@ -115,11 +121,13 @@ TEST_F(IgnoringStoreTest, JournalModeIsRefusedWithExitCode2AndTheWayOut) {
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("ignores If-None-Match"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("K9_DURABILITY=snapshot"), std::string::npos) << r.err;
-    EXPECT_TRUE(db::Journal(*s3_store(url), kKey).list_all().empty()) << "no write reached the journal";
+    EXPECT_TRUE(db::Journal(*s3_store(url), kKey).list_all().empty())
+        << "no write reached the journal";
 
     // k9-api refuses to start the same way.
-    const auto serve = test::run_process({(test::bin_dir() / "k9-api").string(), "serve", "--port", "0"}, e,
-                                         tmp_.path(), std::chrono::seconds(60));
+    const auto serve =
+        test::run_process({(test::bin_dir() / "k9-api").string(), "serve", "--port", "0"}, e,
+                          tmp_.path(), std::chrono::seconds(60));
     EXPECT_EQ(serve.exit_code, 2) << serve.err;
     EXPECT_NE(serve.err.find("ignores If-None-Match"), std::string::npos) << serve.err;
 
@@ -132,7 +140,8 @@ TEST_F(IgnoringStoreTest, JournalModeIsRefusedWithExitCode2AndTheWayOut) {
 
 TEST_F(IgnoringStoreTest, AStoreThatIgnoresOnlyIfMatchIsRefusedToo) {
     drop({"if-match"});
-    const auto r = k9db({"sql", "--user", "u1", insert_user("u1")}, env(s3_url(), "a", proxy_.endpoint()));
+    const auto r =
+        k9db({"sql", "--user", "u1", insert_user("u1")}, env(s3_url(), "a", proxy_.endpoint()));
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("ignores If-Match"), std::string::npos) << r.err;
 }
@@ -158,12 +167,14 @@ TEST_F(IgnoringStoreTest, OnLambdaItIsAnInitError) {
 // retention (3600 s). Measured on its own clock the snapshot looked two hours old and the
 // journal was pruned at once; the server's next writes then landed at seqs the snapshot
 // covered, and were lost.
-class SkewedClockTest : public SafetyProcessTest, public ::testing::WithParamInterface<std::string> {};
+class SkewedClockTest : public SafetyProcessTest,
+                        public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(SkewedClockTest, ACompactionUnderAClockTwoHoursAheadLosesNothing) {
     if (!have("faketime")) GTEST_SKIP() << "faketime is not installed (scripts/setup installs it)";
     const std::string url = GetParam() == "s3" ? s3_url() : "file://" + (tmp_ / "store").string();
-    auto store = GetParam() == "s3" ? s3_store(url) : std::make_shared<store::FileStore>(tmp_ / "store");
+    auto store =
+        GetParam() == "s3" ? s3_store(url) : std::make_shared<store::FileStore>(tmp_ / "store");
     db::ManagerOptions o;  // the server, in this process, on the key k9db's configuration gives
     o.db_path = tmp_ / "server.db";
     o.key = kKey;
@@ -186,12 +197,16 @@ TEST_P(SkewedClockTest, ACompactionUnderAClockTwoHoursAheadLosesNothing) {
         const auto p = k9db({"persist"}, other, "+2h");
         ASSERT_EQ(p.exit_code, 0) << p.err;
     }
-    EXPECT_EQ(test::journal_entries(*store, kKey).size(), 7u) << "a snapshot seconds old on the store's clock";
+    EXPECT_EQ(test::journal_entries(*store, kKey).size(), 7u)
+        << "a snapshot seconds old on the store's clock";
 
     for (int i = 6; i <= 8; ++i) write("s" + std::to_string(i));
-    const auto count = k9db({"sql", "SELECT 'reports=' || count(*) FROM reports"}, env(url, "fresh"));
+    const auto count =
+        k9db({"sql", "SELECT 'reports=' || count(*) FROM reports"}, env(url, "fresh"));
     ASSERT_EQ(count.exit_code, 0) << count.err;
-    EXPECT_NE(count.out.find("reports=10"), std::string::npos) << "8 of the server's and 2 of the other's:\n" << count.out;
+    EXPECT_NE(count.out.find("reports=10"), std::string::npos)
+        << "8 of the server's and 2 of the other's:\n"
+        << count.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SkewedClockTest, ::testing::Values("file", "s3"));
@@ -199,7 +214,7 @@ INSTANTIATE_TEST_SUITE_P(Stores, SkewedClockTest, ::testing::Values("file", "s3"
 // --- A full disk -------------------------------------------------------------------------
 
 class FullDiskTest : public test::ApiTest {
-protected:
+  protected:
     FullDiskTest() : disk_(3u << 20) {}
     test::Tmpfs disk_;
 };
@@ -210,7 +225,8 @@ TEST_F(FullDiskTest, EveryAcknowledgedWriteSurvivesAndTheCopyHealsWhenSpaceRetur
     vars["K9_DB_PATH"] = (disk_ / "k9.db").string();
     start(vars);
     std::vector<std::string> acknowledged;
-    for (int i = 0; i < 20; ++i) acknowledged.push_back(create_report("before " + std::to_string(i)));
+    for (int i = 0; i < 20; ++i)
+        acknowledged.push_back(create_report("before " + std::to_string(i)));
     const auto filler = fill_disk(disk_.path());
     int refused = 0, unhealthy_seen = 0;
     for (int i = 0; i < 40; ++i) {
@@ -232,9 +248,11 @@ TEST_F(FullDiskTest, EveryAcknowledgedWriteSurvivesAndTheCopyHealsWhenSpaceRetur
                 << "reads fail cleanly too, never a 500: " << read.body;
             if (h.status == 503) {
                 ++unhealthy_seen;
-                EXPECT_EQ(json_of(h)["database"]["problem"]["code"], "local_copy_unusable") << h.body;
+                EXPECT_EQ(json_of(h)["database"]["problem"]["code"], "local_copy_unusable")
+                    << h.body;
             } else {
-                EXPECT_EQ(read.status, 200) << "health must tell the truth while requests fail: " << h.body;
+                EXPECT_EQ(read.status, 200)
+                    << "health must tell the truth while requests fail: " << h.body;
             }
             if (anonymous.status != 503) {
                 EXPECT_EQ(h.status, 200) << "to anonymous callers too: " << anonymous.body;
@@ -252,9 +270,8 @@ TEST_F(FullDiskTest, EveryAcknowledgedWriteSurvivesAndTheCopyHealsWhenSpaceRetur
     // A fresh copy elsewhere holds every acknowledged write.
     auto& fresh = start(env("fresh"));
     fresh.manager().refresh_all();
-    auto fresh_reports = fresh.manager().read([](duck::Connection& c) {
-        return c.query("SELECT count(*) FROM reports").int64(0, 0);
-    });
+    auto fresh_reports = fresh.manager().read(
+        [](duck::Connection& c) { return c.query("SELECT count(*) FROM reports").int64(0, 0); });
     EXPECT_EQ(fresh_reports, static_cast<std::int64_t>(acknowledged.size()));
 }
 
@@ -265,8 +282,10 @@ TEST_F(SafetyProcessTest, AColdStartIntoADiskTooSmallSaysSoAndHowMuchItNeeds) {
         auto big = env(url, "big");
         big["K9_DURABILITY"] = "snapshot";  // a write of the whole database
         // About 3 MB of data.
-        auto w = k9db({"sql", "CREATE TABLE filler AS SELECT range AS id, md5(range::VARCHAR) || md5((range+1)::VARCHAR) AS "
-                              "pad FROM range(60000)"},
+        auto w = k9db({"sql",
+                       "CREATE TABLE filler AS SELECT range AS id, md5(range::VARCHAR) || "
+                       "md5((range+1)::VARCHAR) AS "
+                       "pad FROM range(60000)"},
                       big);
         ASSERT_EQ(w.exit_code, 0) << w.err;
         ASSERT_EQ(k9db({"persist"}, big).exit_code, 0);
@@ -309,7 +328,9 @@ TEST_F(SafetyProcessTest, VerifyFindsAHoleInTheJournal) {
     const std::string dir = (tmp_ / "store").string();
     const auto e = env("file://" + dir, "a");
     for (int i = 1; i <= 4; ++i) {
-        ASSERT_EQ(k9db({"sql", "--user", "u", insert_report("r" + std::to_string(i), "u")}, e).exit_code, 0);
+        ASSERT_EQ(
+            k9db({"sql", "--user", "u", insert_report("r" + std::to_string(i), "u")}, e).exit_code,
+            0);
     }
     auto ok = k9db({"verify"}, e);
     EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
@@ -335,10 +356,13 @@ TEST_F(QuietErrorTest, ADamagedNextEntryIs503WithoutDetailsAndHealthSaysWhy) {
     store.put_bytes("{\"format\": 2, \"garbage", journal.key(partition, 2), create);
     const auto r = get("/reports");
     EXPECT_TRUE(is_error(r, 503, "journal_corrupt")) << r.body;
-    for (const std::string& secret : {std::string("journal/"), (tmp_ / "store").string(), std::string("parse")}) {
-        EXPECT_EQ(r.body.find(secret), std::string::npos) << "'" << secret << "' leaked: " << r.body;
+    for (const std::string& secret :
+         {std::string("journal/"), (tmp_ / "store").string(), std::string("parse")}) {
+        EXPECT_EQ(r.body.find(secret), std::string::npos)
+            << "'" << secret << "' leaked: " << r.body;
     }
-    EXPECT_NE(r.body.find("req-"), std::string::npos) << "the request id, to find the details in the log: " << r.body;
+    EXPECT_NE(r.body.find("req-"), std::string::npos)
+        << "the request id, to find the details in the log: " << r.body;
     const auto h = get("/health", test::kAdmin);
     EXPECT_EQ(h.status, 503);
     EXPECT_EQ(json_of(h)["status"], "unhealthy");

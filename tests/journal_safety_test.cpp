@@ -23,21 +23,26 @@ namespace {
 using test::make_journal_manager;
 
 class JournalSafetyTest : public ::testing::Test {
-protected:
+  protected:
     std::filesystem::path local(const std::string& name) {
         std::filesystem::create_directories(tmp_ / name);
         return tmp_ / name / "k9.db";
     }
     db::Journal journal() { return db::Journal(*store_, test::kSnapshotKey); }
     std::vector<db::JournalPosition> entries() { return test::journal_entries(*store_); }
-    std::string key(const std::string& owner, std::int64_t seq) { return journal().key(test::partition_of(owner), seq); }
+    std::string key(const std::string& owner, std::int64_t seq) {
+        return journal().key(test::partition_of(owner), seq);
+    }
     static void add_report(db::DatabaseManager& m, const std::string& user) {
         repo::ReportRepository(m).create(user, {"t", "x", "2024-01-01", {{"k", 1}}, {}});
     }
     static std::int64_t reports(db::DatabaseManager& m, const std::string& user) {
         m.refresh(user);
         return m.read([&](duck::Connection& c) {
-            return c.prepare("SELECT count(*) FROM reports WHERE user_id = ?").bind(1, user).execute().int64(0, 0);
+            return c.prepare("SELECT count(*) FROM reports WHERE user_id = ?")
+                .bind(1, user)
+                .execute()
+                .int64(0, 0);
         });
     }
     static std::string problem_code(db::DatabaseManager& m) {
@@ -109,7 +114,8 @@ TEST_F(JournalSafetyTest, ADamagedEntryIsReportedAndTheCopyRecoversWhenItIsRepai
         FAIL() << "a damaged entry must not be skipped";
     } catch (const db::Unavailable& e) {
         EXPECT_EQ(e.code, "journal_corrupt");
-        EXPECT_NE(std::string(e.what()).find(key("u", 2)), std::string::npos) << "the log names the key";
+        EXPECT_NE(std::string(e.what()).find(key("u", 2)), std::string::npos)
+            << "the log names the key";
     }
     EXPECT_EQ(problem_code(*a), "journal_corrupt");
     store_->remove(key("u", 2));  // the operator removes the damaged object
@@ -186,7 +192,8 @@ TEST_F(JournalSafetyTest, ASeqWithTwoOwnersIsNoticedOnAStoreThatKeepsVersions) {
     EXPECT_EQ(warnings[0].code, "journal_seq_conflict");
     const std::string where = std::to_string(test::partition_of("u")) + "/2";
     EXPECT_NE(warnings[0].detail.find(where), std::string::npos) << warnings[0].detail;
-    EXPECT_EQ(journal().doubly_owned(), (std::vector<db::JournalPosition>{{test::partition_of("u"), 2}}));
+    EXPECT_EQ(journal().doubly_owned(),
+              (std::vector<db::JournalPosition>{{test::partition_of("u"), 2}}));
 }
 
 TEST_F(JournalSafetyTest, EntriesRemovedByACompactionAreNotTwoOwners) {
@@ -221,7 +228,8 @@ TEST_F(JournalSafetyTest, ConditionalWritesAreProbedOncePerStore) {
     EXPECT_TRUE(store_->head_if_exists(db::probe_key(test::kSnapshotKey)));
     auto b = make_journal_manager(local("b"), faulty);
     b->open();
-    EXPECT_EQ(faulty->calls(test::FaultyStore::Op::Put), puts) << "the verdict is kept for the process";
+    EXPECT_EQ(faulty->calls(test::FaultyStore::Op::Put), puts)
+        << "the verdict is kept for the process";
 }
 
 }  // namespace

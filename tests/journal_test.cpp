@@ -23,13 +23,15 @@ using test::make_journal_manager;
 using Positions = std::vector<db::JournalPosition>;
 
 class JournalTest : public ::testing::Test {
-protected:
+  protected:
     std::filesystem::path local(const std::string& name) {
         std::filesystem::create_directories(tmp_ / name);
         return tmp_ / name / "k9.db";
     }
     Positions entries() { return test::journal_entries(*store_); }
-    static db::JournalPosition at(const std::string& owner, std::int64_t seq) { return {test::partition_of(owner), seq}; }
+    static db::JournalPosition at(const std::string& owner, std::int64_t seq) {
+        return {test::partition_of(owner), seq};
+    }
     static bool has_user(db::DatabaseManager& m, const std::string& id) {
         m.refresh(id);
         return repo::UserRepository(m).get_user(id).has_value();
@@ -37,12 +39,14 @@ protected:
     static void add_user(db::DatabaseManager& m, const std::string& id) {
         repo::UserRepository(m).upsert_profile(id, {"x", {}, {}, {}});
     }
-    static repo::Report add_report(db::DatabaseManager& m, const std::string& user, const std::string& title = "t") {
+    static repo::Report add_report(db::DatabaseManager& m, const std::string& user,
+                                   const std::string& title = "t") {
         return repo::ReportRepository(m).create(user, {title, "x", "2024-01-01", {{"k", 1}}, {}});
     }
     static std::int64_t reports(db::DatabaseManager& m, const std::string& user) {
         m.refresh(user);
-        return static_cast<std::int64_t>(repo::ReportRepository(m).list_for_user(user, 100, std::nullopt).items.size());
+        return static_cast<std::int64_t>(
+            repo::ReportRepository(m).list_for_user(user, 100, std::nullopt).items.size());
     }
     // The replicated state, once the copy has read the whole journal: every table but
     // schema_migrations (its applied_at is each copy's own migration time).
@@ -63,7 +67,8 @@ TEST_F(JournalTest, AnAcknowledgedWriteIsInTheStoreBeforeAnyPersist) {
     EXPECT_EQ(entries(), (Positions{at("u1", 1)}));
     const auto seqs = db::snapshot_partition_seqs(store_->head(test::kSnapshotKey));
     ASSERT_TRUE(seqs) << "a new database starts with an empty partitioned snapshot";
-    EXPECT_EQ((*seqs)[static_cast<std::size_t>(test::partition_of("u1"))], 0) << "which holds nothing of the write";
+    EXPECT_EQ((*seqs)[static_cast<std::size_t>(test::partition_of("u1"))], 0)
+        << "which holds nothing of the write";
     a.reset();  // the container disappears without persisting
     auto b = make_journal_manager(local("b"), store_);
     EXPECT_TRUE(has_user(*b, "u1")) << "the first read of u1 catches its partition up";
@@ -76,7 +81,8 @@ TEST_F(JournalTest, WritersSeeEachOthersWritesAndOneHistoryEmerges) {
         add_user(*a, "a" + std::to_string(i));
         add_user(*b, "b" + std::to_string(i));
         add_report(*a, "shared", "from a");
-        add_report(*b, "shared", "from b");  // b is one behind in this partition: loses the seq, catches up
+        add_report(*b, "shared",
+                   "from b");  // b is one behind in this partition: loses the seq, catches up
     }
     EXPECT_EQ(entries().size(), 20u);
     EXPECT_TRUE(has_user(*a, "b4"));
@@ -103,7 +109,9 @@ TEST_F(JournalTest, ConcurrentWritesOfOneUserShareJournalEntries) {
     auto fresh = make_journal_manager(local("fresh"), store_);
     EXPECT_EQ(reports(*fresh, "busy"), 100) << "a page holds 100";
     fresh->refresh_all();
-    EXPECT_EQ(fresh->read([](duck::Connection& c) { return c.query("SELECT count(*) FROM reports").int64(0, 0); }),
+    EXPECT_EQ(fresh->read([](duck::Connection& c) {
+        return c.query("SELECT count(*) FROM reports").int64(0, 0);
+    }),
               kThreads * kEach);
 }
 
@@ -197,10 +205,12 @@ TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
     EXPECT_EQ(b->status().seq, 4);
     // The snapshot's age is measured on the store's clock (the file store's is the
     // filesystem's): make the snapshot two hours old there.
-    std::filesystem::last_write_time(tmp_ / "store" / test::kSnapshotKey,
-                                     std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
+    std::filesystem::last_write_time(
+        tmp_ / "store" / test::kSnapshotKey,
+        std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
     a->persist_to_s3();
-    EXPECT_EQ(entries(), (Positions{at("u", 4)})) << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
+    EXPECT_EQ(entries(), (Positions{at("u", 4)}))
+        << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
     auto c = make_journal_manager(local("c"), store_, 3600);
     EXPECT_EQ(tables(*c), tables(*a));
 }
@@ -215,7 +225,8 @@ TEST_F(JournalTest, AFailedPruneDoesNotFailTheCompaction) {
     const auto r = a->persist_to_s3();  // uploads seq 4, then fails to prune 1..3
     EXPECT_TRUE(r.uploaded);
     EXPECT_EQ(r.seq, 4);
-    EXPECT_EQ(entries(), (Positions{at("u", 1), at("u", 2), at("u", 3), at("u", 4)})) << "nothing removed";
+    EXPECT_EQ(entries(), (Positions{at("u", 1), at("u", 2), at("u", 3), at("u", 4)}))
+        << "nothing removed";
     EXPECT_EQ(a->status().pending_writes, 0);
     faulty->heal();
     a->persist_to_s3();  // nothing new to upload; prunes what both snapshots cover
@@ -226,7 +237,7 @@ TEST_F(JournalTest, AFailedPruneDoesNotFailTheCompaction) {
 
 TEST_F(JournalTest, AFrozenWriterCannotWriteIntoACompactedRange) {
     auto frozen = make_journal_manager(local("frozen"), store_, 0);  // retention 0: always checks
-    add_report(*frozen, "u", "early");                                // u's seq 1
+    add_report(*frozen, "u", "early");                               // u's seq 1
     {
         auto busy = make_journal_manager(local("busy"), store_, 0);
         for (int i = 0; i < 5; ++i) add_report(*busy, "u", "busy");
@@ -237,7 +248,8 @@ TEST_F(JournalTest, AFrozenWriterCannotWriteIntoACompactedRange) {
     // The frozen writer wakes up at seq 1 of u's partition and writes: its append at 2
     // finds no entry there.
     add_report(*frozen, "u", "late");
-    EXPECT_EQ(entries(), (Positions{at("u", 7)})) << "the write landed above the snapshot, not at seq 2";
+    EXPECT_EQ(entries(), (Positions{at("u", 7)}))
+        << "the write landed above the snapshot, not at seq 2";
     auto check = make_journal_manager(local("check"), store_, 0);
     EXPECT_EQ(reports(*check, "u"), 7);
     EXPECT_EQ(tables(*check), tables(*frozen));
@@ -275,15 +287,19 @@ TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInEveryPartition) {
     ASSERT_TRUE(seqs);
     ASSERT_EQ(seqs->size(), static_cast<std::size_t>(db::kDefaultPartitions));
     for (std::size_t p = 0; p < seqs->size(); ++p) {
-        const std::int64_t before = (static_cast<int>(p) == test::partition_of("before") ? 1 : 0) +
-                                    (static_cast<int>(p) == test::partition_of("journal-only") ? 1 : 0);
+        const std::int64_t before =
+            (static_cast<int>(p) == test::partition_of("before") ? 1 : 0) +
+            (static_cast<int>(p) == test::partition_of("journal-only") ? 1 : 0);
         EXPECT_EQ((*seqs)[p], before + 1) << "a reset took the next seq of partition " << p;
     }
     // A new container sees the uploaded database, not the old writes replayed onto it.
     auto fresh = make_journal_manager(local("fresh"), store_);
     EXPECT_FALSE(has_user(*fresh, "before"));
     EXPECT_FALSE(has_user(*fresh, "journal-only"));
-    EXPECT_EQ(fresh->read([](duck::Connection& c) { return c.query("SELECT x FROM imported").int64(0, 0); }), 42);
+    EXPECT_EQ(fresh->read([](duck::Connection& c) {
+        return c.query("SELECT x FROM imported").int64(0, 0);
+    }),
+              42);
     // The live writer reaches the reset, loads the new snapshot, and writes on top of it.
     add_user(*live, "after");
     EXPECT_FALSE(has_user(*live, "before"));
@@ -294,13 +310,18 @@ TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInEveryPartition) {
 TEST_F(JournalTest, NonDeterministicSqlIsRefused) {
     auto a = make_journal_manager(local("a"), store_);
     try {
-        a->apply({"sql", {{"sql", "INSERT INTO users VALUES ('x', 'X', NULL, NULL, NULL, now(), now())"}}, "x"});
+        a->apply({"sql",
+                  {{"sql", "INSERT INTO users VALUES ('x', 'X', NULL, NULL, NULL, now(), now())"}},
+                  "x"});
         FAIL();
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("now()"), std::string::npos) << e.what();
     }
-    EXPECT_NO_THROW(a->apply({"sql", {{"sql", "INSERT INTO users VALUES ('y', 'now()', NULL, NULL, NULL, "
-                                              "TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}}, "y"}));
+    EXPECT_NO_THROW(a->apply({"sql",
+                              {{"sql",
+                                "INSERT INTO users VALUES ('y', 'now()', NULL, NULL, NULL, "
+                                "TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}},
+                              "y"}));
     EXPECT_EQ(entries().size(), 1u);
 }
 
@@ -318,7 +339,8 @@ TEST_F(JournalTest, AWriteWithoutAnOwnerIsRefused) {
 
 // ---- What a request costs in store calls (Lambda: every call is a round trip) ----------
 
-db::ManagerOptions journal_options(const std::filesystem::path& path, int partitions = db::kDefaultPartitions,
+db::ManagerOptions journal_options(const std::filesystem::path& path,
+                                   int partitions = db::kDefaultPartitions,
                                    std::int64_t staleness_ms = 0) {
     db::ManagerOptions o;
     o.db_path = path;
@@ -336,7 +358,9 @@ struct Calls {
         using Op = test::FaultyStore::Op;
         return {s.calls(Op::Get), s.calls(Op::Put), s.calls(Op::Head), s.calls(Op::List)};
     }
-    Calls operator-(const Calls& o) const { return {get - o.get, put - o.put, head - o.head, list - o.list}; }
+    Calls operator-(const Calls& o) const {
+        return {get - o.get, put - o.put, head - o.head, list - o.list};
+    }
 };
 
 class JournalCostTest : public JournalTest, public ::testing::WithParamInterface<int> {};
@@ -387,13 +411,15 @@ TEST_F(JournalTest, WithinTheStalenessWindowAReadCallsTheStoreNotAtAll) {
 }
 
 TEST_F(JournalTest, WritersOfDifferentUsersOnManyCopiesNeverRace) {
-    make_journal_manager(local("warm"), store_)->open();  // the database and the probe verdict exist
+    make_journal_manager(local("warm"), store_)
+        ->open();  // the database and the probe verdict exist
     constexpr int kCopies = 4, kEach = 10;
     std::vector<std::shared_ptr<test::FaultyStore>> stores;
     std::vector<std::unique_ptr<db::DatabaseManager>> copies;
     for (int c = 0; c < kCopies; ++c) {
         stores.push_back(std::make_shared<test::FaultyStore>(store_));
-        copies.push_back(std::make_unique<db::DatabaseManager>(journal_options(local("c" + std::to_string(c))), stores.back()));
+        copies.push_back(std::make_unique<db::DatabaseManager>(
+            journal_options(local("c" + std::to_string(c))), stores.back()));
         copies.back()->open();
     }
     // Users of distinct partitions, one per copy.
@@ -406,7 +432,9 @@ TEST_F(JournalTest, WritersOfDifferentUsersOnManyCopiesNeverRace) {
     std::vector<std::thread> threads;
     for (int c = 0; c < kCopies; ++c) {
         threads.emplace_back([&, c] {
-            for (int i = 0; i < kEach; ++i) add_report(*copies[static_cast<std::size_t>(c)], users[static_cast<std::size_t>(c)]);
+            for (int i = 0; i < kEach; ++i)
+                add_report(*copies[static_cast<std::size_t>(c)],
+                           users[static_cast<std::size_t>(c)]);
         });
     }
     for (auto& t : threads) t.join();
@@ -420,7 +448,8 @@ TEST_F(JournalTest, WritersOfDifferentUsersOnManyCopiesNeverRace) {
 }
 
 TEST_F(JournalTest, AFrozenWriterInOnePartitionWhileOthersCompact) {
-    auto frozen = make_journal_manager(local("frozen"), store_, 0);  // retention 0: prunes at once, fences always
+    auto frozen = make_journal_manager(local("frozen"), store_,
+                                       0);  // retention 0: prunes at once, fences always
     add_report(*frozen, "u", "early");
     add_report(*frozen, "v", "early");
     {
@@ -445,8 +474,10 @@ TEST_F(JournalTest, AFrozenWriterInOnePartitionWhileOthersCompact) {
 TEST(SqlDeterminism, FindsCallsOutsideLiteralsAndComments) {
     EXPECT_EQ(db::nondeterministic_call("SELECT NOW()"), "now");
     EXPECT_EQ(db::nondeterministic_call("insert into t values (random ())"), "random");
-    EXPECT_EQ(db::nondeterministic_call("UPDATE t SET at = CURRENT_TIMESTAMP"), "current_timestamp");
-    EXPECT_EQ(db::nondeterministic_call("insert into t select gen_random_uuid()"), "gen_random_uuid");
+    EXPECT_EQ(db::nondeterministic_call("UPDATE t SET at = CURRENT_TIMESTAMP"),
+              "current_timestamp");
+    EXPECT_EQ(db::nondeterministic_call("insert into t select gen_random_uuid()"),
+              "gen_random_uuid");
     EXPECT_EQ(db::nondeterministic_call("select nextval('s')"), "nextval");
     EXPECT_FALSE(db::nondeterministic_call("insert into t values ('now()', 'random()')"));
     EXPECT_FALSE(db::nondeterministic_call("select 1 -- now()\n"));

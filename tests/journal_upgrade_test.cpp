@@ -28,9 +28,12 @@ constexpr int kSingleJournalEntries = 8;
 void expect_every_old_write(db::DatabaseManager& m) {
     m.refresh_all();
     m.read([](duck::Connection& c) {
-        EXPECT_EQ(c.query("SELECT count(*) FROM users WHERE user_id IN ('alice', 'bob', 'carol')").int64(0, 0), 3);
+        EXPECT_EQ(c.query("SELECT count(*) FROM users WHERE user_id IN ('alice', 'bob', 'carol')")
+                      .int64(0, 0),
+                  3);
         EXPECT_EQ(c.query("SELECT name FROM users WHERE user_id = 'carol'").text(0, 0), "Carol C");
-        EXPECT_EQ(c.query("SELECT string_agg(id, ',' ORDER BY id) FROM reports").text(0, 0), "r1,r2,r3,r4");
+        EXPECT_EQ(c.query("SELECT string_agg(id, ',' ORDER BY id) FROM reports").text(0, 0),
+                  "r1,r2,r3,r4");
         return 0;
     });
 }
@@ -46,11 +49,12 @@ db::ManagerOptions options(const std::filesystem::path& db_path, std::int64_t re
 }
 
 class JournalUpgradeTest : public ::testing::Test {
-protected:
+  protected:
     JournalUpgradeTest() {
-        const auto r = test::run_process({"tar", "-xzf", std::string(K9_FIXTURES_DIR) + "/single_journal_store.tar.gz",
-                                          "-C", tmp_.path().string()},
-                                         test::base_env());
+        const auto r = test::run_process(
+            {"tar", "-xzf", std::string(K9_FIXTURES_DIR) + "/single_journal_store.tar.gz", "-C",
+             tmp_.path().string()},
+            test::base_env());
         EXPECT_EQ(r.exit_code, 0) << r.err;
     }
     std::filesystem::path local(const std::string& name) {
@@ -63,9 +67,11 @@ protected:
         for (const auto& f : std::filesystem::recursive_directory_iterator(root / "databases")) {
             if (!f.is_regular_file()) continue;
             const std::string key = std::filesystem::relative(f.path(), root).string();
-            const auto meta = nlohmann::json::parse(test::slurp(root / ".k9store/meta" / (key + ".json")));
+            const auto meta =
+                nlohmann::json::parse(test::slurp(root / ".k9store/meta" / (key + ".json")));
             store::PutOptions put;
-            for (const auto& [k, v] : meta.at("metadata").items()) put.metadata[k] = v.get<std::string>();
+            for (const auto& [k, v] : meta.at("metadata").items())
+                put.metadata[k] = v.get<std::string>();
             to.put_file(f.path(), key, put);
         }
     }
@@ -75,7 +81,8 @@ protected:
 
 TEST_F(JournalUpgradeTest, TheFirstColdStartConvertsTheStoreAndLosesNothing) {
     auto store = std::make_shared<store::FileStore>(tmp_ / "store");
-    ASSERT_FALSE(db::snapshot_partitions(store->head(kKey))) << "the fixture is a store of older k9";
+    ASSERT_FALSE(db::snapshot_partitions(store->head(kKey)))
+        << "the fixture is a store of older k9";
     {
         db::DatabaseManager m(options(local("a")), store);
         m.open();
@@ -86,7 +93,8 @@ TEST_F(JournalUpgradeTest, TheFirstColdStartConvertsTheStoreAndLosesNothing) {
     EXPECT_EQ(*db::snapshot_partitions(snapshot), db::kDefaultPartitions);
     // The single journal is closed: an entry older k9 cannot read (format 2) ends it.
     db::Journal journal(*store, kKey);
-    const auto marker = nlohmann::json::parse(store->get_bytes(journal.legacy_key(kSingleJournalEntries + 1)));
+    const auto marker =
+        nlohmann::json::parse(store->get_bytes(journal.legacy_key(kSingleJournalEntries + 1)));
     EXPECT_EQ(marker["format"], 2);
     EXPECT_EQ(marker["upgrade"], true);
     // A fresh container reads the partitioned snapshot alone and writes on.
@@ -108,7 +116,8 @@ TEST_F(JournalUpgradeTest, TwoContainersUpgradingAtOnceAgree) {
     expect_every_old_write(a);
     expect_every_old_write(b);
     db::Journal journal(*store, kKey);
-    EXPECT_EQ(journal.list(-1, 0).size(), static_cast<std::size_t>(kSingleJournalEntries + 1)) << "one upgrade entry";
+    EXPECT_EQ(journal.list(-1, 0).size(), static_cast<std::size_t>(kSingleJournalEntries + 1))
+        << "one upgrade entry";
 }
 
 TEST_F(JournalUpgradeTest, ACompactionRemovesTheSingleJournalOnceTheNewSnapshotIsOld) {
@@ -134,9 +143,10 @@ TEST_F(JournalUpgradeTest, AStoreOfOlderK9OnS3IsConvertedByTheFirstK9db) {
     env["K9_STORE_URL"] = "s3://k9-upgrade/" + prefix;
     env["K9_DB_PATH"] = local("cli").string();
     env["K9_LOG_LEVEL"] = "WARN";
-    const auto r = test::run_process(
-        {(test::bin_dir() / "k9db").string(), "sql", "SELECT count(*) || ' users, ' || (SELECT count(*) FROM reports) || ' reports' FROM users"},
-        env);
+    const auto r = test::run_process({(test::bin_dir() / "k9db").string(), "sql",
+                                      "SELECT count(*) || ' users, ' || (SELECT count(*) FROM "
+                                      "reports) || ' reports' FROM users"},
+                                     env);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("3 users, 4 reports"), std::string::npos) << r.out;
     EXPECT_TRUE(db::snapshot_partitions(s3->head(kKey)));

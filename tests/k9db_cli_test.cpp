@@ -16,7 +16,7 @@ namespace {
 using test::ProcessResult;
 
 class K9dbTest : public ::testing::Test {
-protected:
+  protected:
     K9dbTest() {
         env_ = test::base_env();
         env_["K9_DB_PATH"] = (tmp_ / "k9_api.db").string();
@@ -61,8 +61,8 @@ protected:
 TEST_F(K9dbTest, HelpListsFlagsAndExitCodes) {
     auto r = k9db({"--help"});
     EXPECT_EQ(r.exit_code, 0);
-    for (const char* s : {"--config", "--download", "--upload", "--file", "--manager", "--all", "status",
-                          "persist", "sql", "verify", "3  persist conflict"}) {
+    for (const char* s : {"--config", "--download", "--upload", "--file", "--manager", "--all",
+                          "status", "persist", "sql", "verify", "3  persist conflict"}) {
         EXPECT_NE(r.out.find(s), std::string::npos) << s;
     }
 }
@@ -119,7 +119,8 @@ TEST_F(K9dbTest, AllOnAnEmptyStoreCreatesAndPersistsThenDownloadWorks) {
     EXPECT_NE(r.out.find("users"), std::string::npos) << r.out;
     // Journal mode (the default): the new database's empty snapshot is made at the cold
     // start, so the persist finds nothing new; snapshot mode persists it then.
-    EXPECT_TRUE(r.out.find("Persisted") != std::string::npos || r.out.find("Nothing to persist") != std::string::npos)
+    EXPECT_TRUE(r.out.find("Persisted") != std::string::npos ||
+                r.out.find("Nothing to persist") != std::string::npos)
         << r.out;
     ASSERT_TRUE(std::filesystem::exists(object()));
 
@@ -187,7 +188,9 @@ TEST_F(K9dbTest, UploadFoldsTheWalInFirst) {
 TEST_F(K9dbTest, SqlWritesArePendingUntilPersist) {
     env_["K9_DURABILITY"] = "snapshot";
     ASSERT_EQ(k9db({"--manager"}).exit_code, 0);
-    auto w = k9db({"sql", "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"});
+    auto w = k9db({"sql",
+                   "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP "
+                   "'2024-01-01', TIMESTAMP '2024-01-01')"});
     ASSERT_EQ(w.exit_code, 0) << w.err;
     EXPECT_NE(w.out.find("1 pending write"), std::string::npos) << w.out;
     auto st = k9db({"status", "--json"});
@@ -205,15 +208,19 @@ TEST_F(K9dbTest, SqlWritesArePendingUntilPersist) {
 }
 
 TEST_F(K9dbTest, SqlWritesInJournalModeNameTheirUser) {
-    auto refused = k9db({"sql", "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"});
+    auto refused = k9db({"sql",
+                         "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP "
+                         "'2024-01-01', TIMESTAMP '2024-01-01')"});
     EXPECT_EQ(refused.exit_code, 2);
     EXPECT_NE(refused.err.find("--user"), std::string::npos) << refused.err;
     auto w = k9db({"sql", "--user", "u1",
-                   "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"});
+                   "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP "
+                   "'2024-01-01', TIMESTAMP '2024-01-01')"});
     ASSERT_EQ(w.exit_code, 0) << w.err;
     EXPECT_NE(w.out.find("in the journal (partition "), std::string::npos) << w.out;
     // Another container (its own local file) sees it at once: a read catches up first.
-    auto q = k9db({"sql", "SELECT name FROM users"}, {{"K9_DB_PATH", (tmp_ / "other.db").string()}});
+    auto q =
+        k9db({"sql", "SELECT name FROM users"}, {{"K9_DB_PATH", (tmp_ / "other.db").string()}});
     EXPECT_NE(q.out.find("Ann"), std::string::npos) << q.out;
 }
 
@@ -226,9 +233,15 @@ TEST_F(K9dbTest, SqlRefusesTransactionControl) {
 TEST_F(K9dbTest, PersistConflictExitsThree) {
     env_["K9_DURABILITY"] = "snapshot";  // in journal mode a persist never conflicts
     ASSERT_EQ(k9db({"--manager"}).exit_code, 0);
-    ASSERT_EQ(k9db({"sql", "INSERT INTO users VALUES ('mine', 'Me', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}).exit_code, 0);
+    ASSERT_EQ(k9db({"sql",
+                    "INSERT INTO users VALUES ('mine', 'Me', NULL, NULL, NULL, TIMESTAMP "
+                    "'2024-01-01', TIMESTAMP '2024-01-01')"})
+                  .exit_code,
+              0);
     // Another container persists first.
-    auto other = k9db({"sql", "INSERT INTO users VALUES ('theirs', 'Them', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"},
+    auto other = k9db({"sql",
+                       "INSERT INTO users VALUES ('theirs', 'Them', NULL, NULL, NULL, TIMESTAMP "
+                       "'2024-01-01', TIMESTAMP '2024-01-01')"},
                       {{"K9_DB_PATH", (tmp_ / "other.db").string()}});
     ASSERT_EQ(other.exit_code, 0) << other.err;
     ASSERT_EQ(k9db({"persist"}, {{"K9_DB_PATH", (tmp_ / "other.db").string()}}).exit_code, 0);
@@ -293,9 +306,15 @@ TEST_F(K9dbTest, VerifyReportsHealthyAndDamagedSnapshots) {
 
 TEST_F(K9dbTest, VersionsAndRestoreOnAVersionedFileStore) {
     env_["K9_DURABILITY"] = "snapshot";
-    const test::Env versioned{{"K9_STORE_URL", "file://" + (tmp_ / "store").string() + "?versions=on"}};
+    const test::Env versioned{
+        {"K9_STORE_URL", "file://" + (tmp_ / "store").string() + "?versions=on"}};
     ASSERT_EQ(k9db({"--manager"}, versioned).exit_code, 0);
-    ASSERT_EQ(k9db({"sql", "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}, versioned).exit_code, 0);
+    ASSERT_EQ(k9db({"sql",
+                    "INSERT INTO users VALUES ('u1', 'Ann', NULL, NULL, NULL, TIMESTAMP "
+                    "'2024-01-01', TIMESTAMP '2024-01-01')"},
+                   versioned)
+                  .exit_code,
+              0);
     ASSERT_EQ(k9db({"persist"}, versioned).exit_code, 0);
     auto v = k9db({"versions"}, versioned);
     ASSERT_EQ(v.exit_code, 0) << v.err;
@@ -314,7 +333,8 @@ TEST_F(K9dbTest, VersionsAndRestoreOnAVersionedFileStore) {
     ASSERT_EQ(d.exit_code, 0) << d.err;
     duck::Database db(tmp_ / "restored.db", {{"access_mode", "READ_ONLY"}});
     duck::Connection c(db);
-    EXPECT_EQ(c.query("SELECT count(*) FROM users").int64(0, 0), 0) << "the restored version predates Ann";
+    EXPECT_EQ(c.query("SELECT count(*) FROM users").int64(0, 0), 0)
+        << "the restored version predates Ann";
     EXPECT_EQ(k9db({"restore", "--version-id", "no-such-version"}, versioned).exit_code, 1);
     // The restore moved the snapshot under the local database: its next persist conflicts.
     ASSERT_EQ(k9db({"sql", "DELETE FROM users"}, versioned).exit_code, 0);
@@ -337,7 +357,8 @@ TEST_F(K9dbTest, ResultsGoToStdoutAndLogsAreJsonLinesOnStderr) {
     int n = 0;
     while (std::getline(lines, line)) {
         auto j = nlohmann::json::parse(line);  // throws if not JSON
-        EXPECT_TRUE(j.contains("timestamp") && j.contains("level") && j.contains("message")) << line;
+        EXPECT_TRUE(j.contains("timestamp") && j.contains("level") && j.contains("message"))
+            << line;
         ++n;
     }
     EXPECT_GT(n, 0);

@@ -314,7 +314,8 @@ TEST(LambdaEvents, RestApiSingleValueMapsAloneAndRepeatedHeaders) {
 // string, HTTP API JWT authorizers "[a b]"; a token's claim is a JSON array.
 TEST(LambdaEvents, CognitoGroupsFromEitherAuthorizer) {
     auto rest = json::parse(kRestCognitoEvent);
-    EXPECT_EQ(parse_event(rest.dump()).request.authorizer_groups, std::vector<std::string>{"admins"});
+    EXPECT_EQ(parse_event(rest.dump()).request.authorizer_groups,
+              std::vector<std::string>{"admins"});
     rest["requestContext"]["authorizer"]["claims"]["cognito:groups"] = "readers,k9-admins";
     EXPECT_EQ(parse_event(rest.dump()).request.authorizer_groups,
               (std::vector<std::string>{"readers", "k9-admins"}));
@@ -323,7 +324,8 @@ TEST(LambdaEvents, CognitoGroupsFromEitherAuthorizer) {
     http["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"] = "[k9-admins readers]";
     EXPECT_EQ(parse_event(http.dump()).request.authorizer_groups,
               (std::vector<std::string>{"k9-admins", "readers"}));
-    EXPECT_EQ(api::groups_from_claim(json::array({"a", "", 3, "b"})), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(api::groups_from_claim(json::array({"a", "", 3, "b"})),
+              (std::vector<std::string>{"a", "b"}));
     EXPECT_TRUE(api::groups_from_claim(json(42)).empty());
     EXPECT_TRUE(api::groups_from_claim(json("[]")).empty());
 }

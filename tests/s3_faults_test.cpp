@@ -21,7 +21,7 @@ using test::Fault;
 using test::FaultRule;
 
 class S3FaultsTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         moto_.create_bucket(bucket_);
         settings_ = moto_.settings();
@@ -103,7 +103,8 @@ TEST_F(S3FaultsTest, ABurstLongerThanTheBudgetIsAClearTransientError) {
     store_->put_file(tmp_ / "src", "db");
     proxy_.add({Fault::Status, "GET", "", "", -1, 503, "SlowDown"});
     std::string message;
-    EXPECT_EQ(kind_of([&] { store_->get_file("db", tmp_ / "out"); }, &message), ErrorKind::Transient);
+    EXPECT_EQ(kind_of([&] { store_->get_file("db", tmp_ / "out"); }, &message),
+              ErrorKind::Transient);
     EXPECT_NE(message.find("3 attempt"), std::string::npos) << message;
     EXPECT_NE(message.find("SlowDown"), std::string::npos) << message;
 }
@@ -213,11 +214,14 @@ TEST_F(S3FaultsTest, ACompleteThatAnswers200WithAnErrorIsRetried) {
 }
 
 TEST_F(S3FaultsTest, TheCompleteCarriesThePreconditionAndA412AbortsTheUpload) {
-    proxy_.add({Fault::Status, "POST", "uploadId=", "if-none-match: *", 1, 412, "PreconditionFailed"});
+    proxy_.add(
+        {Fault::Status, "POST", "uploadId=", "if-none-match: *", 1, 412, "PreconditionFailed"});
     store::PutOptions o;
     o.precondition = store::Precondition::if_none_match_any();
-    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "src", "cond", o); }), ErrorKind::PreconditionFailed);
-    EXPECT_EQ(proxy_.faults_injected(), 1) << "the precondition header must be on the Complete request";
+    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "src", "cond", o); }),
+              ErrorKind::PreconditionFailed);
+    EXPECT_EQ(proxy_.faults_injected(), 1)
+        << "the precondition header must be on the Complete request";
     EXPECT_FALSE(store_->head_if_exists("cond"));
     store::s3::S3Call list("ListMultipartUploads", "GET", "", {{"uploads", ""}});
     EXPECT_EQ(moto_.store(bucket_)->client().send(list).body.find("<Upload>"), std::string::npos)
@@ -228,7 +232,8 @@ TEST_F(S3FaultsTest, ConditionalRequestConflictIsRetriedThenAPreconditionFailure
     proxy_.add({Fault::Status, "PUT", "", "", -1, 409, "ConditionalRequestConflict"});
     store::PutOptions o;
     o.precondition = store::Precondition::if_none_match_any();
-    EXPECT_EQ(kind_of([&] { store_->put_bytes("x", "conflict", o); }), ErrorKind::PreconditionFailed);
+    EXPECT_EQ(kind_of([&] { store_->put_bytes("x", "conflict", o); }),
+              ErrorKind::PreconditionFailed);
     EXPECT_EQ(proxy_.faults_injected(), 3);
 }
 

@@ -18,7 +18,7 @@ namespace k9 {
 namespace {
 
 class S3InteropTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { moto_.create_bucket(bucket_); }
 
     test::ProcessResult aws(std::vector<std::string> args) {
@@ -41,8 +41,9 @@ protected:
         const auto path = tmp_ / name;
         duck::Database db(path, {});
         duck::Connection c(db);
-        c.execute("CREATE TABLE things AS SELECT range AS id, md5(range::VARCHAR) AS v FROM range(" +
-                  std::to_string(rows) + ")");
+        c.execute(
+            "CREATE TABLE things AS SELECT range AS id, md5(range::VARCHAR) AS v FROM range(" +
+            std::to_string(rows) + ")");
         return path;
     }
 
@@ -81,7 +82,8 @@ TEST_F(S3InteropTest, ADatabaseUploadedByTheAwsCliIsDownloadedAndOpenedByK9) {
     auto cp = aws({"s3", "cp", db.string(), "s3://" + bucket_ + "/" + key_});
     ASSERT_EQ(cp.exit_code, 0) << cp.err;
 
-    auto d = k9db({"--download", "--file", (tmp_ / "k9.db").string()}, {{"K9_S3_PART_SIZE_MB", "5"}});
+    auto d =
+        k9db({"--download", "--file", (tmp_ / "k9.db").string()}, {{"K9_S3_PART_SIZE_MB", "5"}});
     ASSERT_EQ(d.exit_code, 0) << d.err;
     EXPECT_EQ(xxh128_file_hex(tmp_ / "k9.db"), xxh128_file_hex(db));
 
@@ -98,10 +100,15 @@ TEST_F(S3InteropTest, ADatabaseUploadedByTheAwsCliIsDownloadedAndOpenedByK9) {
 TEST_F(S3InteropTest, K9dbRunsTheSeedWorkflowAgainstS3) {
     auto all = k9db({"--all"});
     ASSERT_EQ(all.exit_code, 0) << all.err;
-    EXPECT_NE(all.err.find("Database not found in S3: s3://" + bucket_ + "/" + key_), std::string::npos) << all.err;
+    EXPECT_NE(all.err.find("Database not found in S3: s3://" + bucket_ + "/" + key_),
+              std::string::npos)
+        << all.err;
     auto ls = aws({"s3", "ls", "s3://" + bucket_ + "/databases/"});
-    EXPECT_NE(ls.out.find(key_.substr(std::string("databases/").size())), std::string::npos) << ls.out;
-    auto w = k9db({"sql", "--user", "u", "INSERT INTO users VALUES ('u', 'U', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"});
+    EXPECT_NE(ls.out.find(key_.substr(std::string("databases/").size())), std::string::npos)
+        << ls.out;
+    auto w = k9db({"sql", "--user", "u",
+                   "INSERT INTO users VALUES ('u', 'U', NULL, NULL, NULL, TIMESTAMP '2024-01-01', "
+                   "TIMESTAMP '2024-01-01')"});
     ASSERT_EQ(w.exit_code, 0) << w.err;
     ASSERT_EQ(k9db({"persist"}).exit_code, 0);
     auto v = k9db({"verify"});
@@ -113,7 +120,12 @@ TEST_F(S3InteropTest, VersionsAndRestoreOnAVersionedBucket) {
     moto_.create_bucket("k9-interop-versions", true);
     const test::Env env{{"DATABASE_S3_BUCKET", "k9-interop-versions"}};
     ASSERT_EQ(k9db({"--manager"}, env).exit_code, 0);
-    ASSERT_EQ(k9db({"sql", "--user", "u", "INSERT INTO users VALUES ('u', 'U', NULL, NULL, NULL, TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')"}, env).exit_code, 0);
+    ASSERT_EQ(k9db({"sql", "--user", "u",
+                    "INSERT INTO users VALUES ('u', 'U', NULL, NULL, NULL, TIMESTAMP '2024-01-01', "
+                    "TIMESTAMP '2024-01-01')"},
+                   env)
+                  .exit_code,
+              0);
     ASSERT_EQ(k9db({"persist"}, env).exit_code, 0);
     auto v = k9db({"versions"}, env);
     ASSERT_EQ(v.exit_code, 0) << v.err;
@@ -124,11 +136,13 @@ TEST_F(S3InteropTest, VersionsAndRestoreOnAVersionedBucket) {
     const std::string oldest = lines[3].substr(0, lines[3].find(' '));
     auto r = k9db({"restore", "--version-id", oldest}, env);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto cp = aws({"s3", "cp", "s3://k9-interop-versions/" + key_, (tmp_ / "restored.db").string()});
+    auto cp =
+        aws({"s3", "cp", "s3://k9-interop-versions/" + key_, (tmp_ / "restored.db").string()});
     ASSERT_EQ(cp.exit_code, 0) << cp.err;
     duck::Database db(tmp_ / "restored.db", {{"access_mode", "READ_ONLY"}});
     duck::Connection c(db);
-    EXPECT_EQ(c.query("SELECT count(*) FROM users").int64(0, 0), 0) << "the restored version predates u";
+    EXPECT_EQ(c.query("SELECT count(*) FROM users").int64(0, 0), 0)
+        << "the restored version predates u";
     EXPECT_EQ(k9db({"versions"}, env).out.find("current") != std::string::npos, true);
 }
 

@@ -37,7 +37,8 @@ int last_acked(const std::string& path) {
 void ack(const std::string& path, int i) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     const std::string line = std::to_string(i) + "\n";
-    if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) || ::fsync(fd) != 0) {
+    if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+        ::fsync(fd) != 0) {
         std::perror("ack log");
         std::exit(3);
     }
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
     db::ManagerOptions options = repo::k9_manager_options(cfg);
     // The test prunes at once to meet fencing often: a retention below the safe minimum
     // that the configuration refuses (K9_JOURNAL_RETENTION), so it is set here.
-    if (const char* r = std::getenv("K9_TORTURE_RETENTION_S")) options.journal_retention_s = std::atoll(r);
+    if (const char* r = std::getenv("K9_TORTURE_RETENTION_S"))
+        options.journal_retention_s = std::atoll(r);
     db::DatabaseManager manager(options, store::open_store(cfg, env));
 
     for (int attempt = 0;; ++attempt) {  // a cold start can meet a store mid-change: retry

@@ -15,7 +15,9 @@ namespace {
 
 constexpr Micros kRefetchAfter = 300LL * 1'000'000;  // unknown kid: at most one fetch per 5 min
 
-[[noreturn]] void unauthorized(const std::string& message) { throw ApiError(401, "unauthorized", message); }
+[[noreturn]] void unauthorized(const std::string& message) {
+    throw ApiError(401, "unauthorized", message);
+}
 
 }  // namespace
 
@@ -41,7 +43,8 @@ std::shared_ptr<const Jwks> Authenticator::keys(bool refresh) {
         try {
             policy_.jwks = Jwks::parse(fetch_(*jwks_url_));
         } catch (const std::exception& e) {
-            log::error("Could not load the Cognito key set", {{"url", *jwks_url_}, {"error", e.what()}});
+            log::error("Could not load the Cognito key set",
+                       {{"url", *jwks_url_}, {"error", e.what()}});
         }
     }
     return policy_.jwks;
@@ -50,7 +53,8 @@ std::shared_ptr<const Jwks> Authenticator::keys(bool refresh) {
 namespace {
 Caller from_token(const VerifiedToken& token) {
     const auto groups = token.claims.find("cognito:groups");
-    return {token.subject, groups == token.claims.end() ? std::vector<std::string>{} : groups_from_claim(*groups)};
+    return {token.subject,
+            groups == token.claims.end() ? std::vector<std::string>{} : groups_from_claim(*groups)};
 }
 }  // namespace
 
@@ -62,11 +66,13 @@ std::vector<std::string> groups_from_claim(const nlohmann::json& claim) {
     std::vector<std::string> out;
     if (claim.is_array()) {
         for (const auto& g : claim) {
-            if (g.is_string() && !g.get_ref<const std::string&>().empty()) out.push_back(g.get<std::string>());
+            if (g.is_string() && !g.get_ref<const std::string&>().empty())
+                out.push_back(g.get<std::string>());
         }
     } else if (claim.is_string()) {
         std::string text = claim.get<std::string>();
-        if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+        if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
+            text = text.substr(1, text.size() - 2);
         std::string item;
         for (const char c : text + ",") {
             if (c == ',' || std::isspace(static_cast<unsigned char>(c))) {
@@ -88,7 +94,8 @@ Caller Authenticator::caller(const Request& request) {
     const auto header = request.header("authorization");
     if (!header) unauthorized("missing Authorization header: send 'Authorization: Bearer <token>'");
     const std::string prefix = "Bearer ";
-    if (header->size() <= prefix.size() || strncasecmp(header->c_str(), prefix.c_str(), prefix.size()) != 0) {
+    if (header->size() <= prefix.size() ||
+        strncasecmp(header->c_str(), prefix.c_str(), prefix.size()) != 0) {
         unauthorized("the Authorization header must be 'Bearer <token>'");
     }
     const std::string token = header->substr(prefix.size());
@@ -100,8 +107,9 @@ Caller Authenticator::caller(const Request& request) {
         policy.jwks = jwks;
     }
     if (!policy.hs256_secret && (!policy.jwks || policy.jwks->empty())) {
-        unauthorized("token verification is not configured: set K9_COGNITO_USER_POOL_ID (or K9_JWKS_FILE), "
-                     "or K9_JWT_SECRET for development");
+        unauthorized(
+            "token verification is not configured: set K9_COGNITO_USER_POOL_ID (or K9_JWKS_FILE), "
+            "or K9_JWT_SECRET for development");
     }
     try {
         return from_token(verify_jwt(token, policy));
@@ -129,7 +137,8 @@ JwksFetch https_fetch() {
         req.url = url;
         req.timeout = std::chrono::seconds(5);
         const auto resp = client->send(req);
-        if (resp.status != 200) throw std::runtime_error("HTTP " + std::to_string(resp.status) + " from " + url);
+        if (resp.status != 200)
+            throw std::runtime_error("HTTP " + std::to_string(resp.status) + " from " + url);
         return resp.body;
     };
 }

@@ -33,14 +33,15 @@ std::vector<std::string> groups_from_claim(const nlohmann::json& claim);
 using JwksFetch = std::function<std::string(const std::string& url)>;
 
 class Authenticator {
-public:
-    Authenticator(const config::ApiSettings& settings, Clock clock = system_clock(), JwksFetch fetch = {});
+  public:
+    Authenticator(const config::ApiSettings& settings, Clock clock = system_clock(),
+                  JwksFetch fetch = {});
 
     // The caller, or ApiError(401) saying what is wrong with the credentials.
     Caller caller(const Request& request);
     std::string user_id(const Request& request) { return caller(request).user_id; }
 
-private:
+  private:
     std::shared_ptr<const Jwks> keys(bool refresh);
 
     JwtPolicy policy_;

@@ -11,7 +11,9 @@ AutoPersist::AutoPersist(db::DatabaseManager& manager, PersistPolicy policy, Clo
     if (manager_.pending_writes() > 0) pending_since_ = clock_();
 }
 
-AutoPersist::~AutoPersist() { stop(); }
+AutoPersist::~AutoPersist() {
+    stop();
+}
 
 void AutoPersist::note_write() {
     {
@@ -34,15 +36,18 @@ bool AutoPersist::due() {
     const bool by_count = (policy_.writes > 0 && pending >= policy_.writes) ||
                           (policy_.tail > 0 && manager_.longest_tail() >= policy_.tail);
     const bool by_time =
-        policy_.interval_s > 0 && clock_() - pending_since_ >= static_cast<Micros>(policy_.interval_s) * 1'000'000;
+        policy_.interval_s > 0 &&
+        clock_() - pending_since_ >= static_cast<Micros>(policy_.interval_s) * 1'000'000;
     return by_count || by_time;
 }
 
 void AutoPersist::record_failure(const std::string& kind, const std::string& message) {
     constexpr Micros kConflictBackoff = 60LL * 1'000'000, kFailureBackoff = 10LL * 1'000'000;
     std::lock_guard lock(mutex_);
-    if (kind == "conflict") ++conflicts_;
-    else ++failures_;
+    if (kind == "conflict")
+        ++conflicts_;
+    else
+        ++failures_;
     last_error_ = message;
     last_error_at_ = clock_();
     retry_after_ = clock_() + (kind == "conflict" ? kConflictBackoff : kFailureBackoff);
@@ -63,7 +68,8 @@ db::PersistResult AutoPersist::persist_now(const std::string& reason) {
         throw;
     } catch (const std::exception& e) {
         record_failure("failure", e.what());
-        log::error("Persist failed; the writes stay pending locally", {{"reason", reason}, {"error", e.what()}});
+        log::error("Persist failed; the writes stay pending locally",
+                   {{"reason", reason}, {"error", e.what()}});
         throw;
     }
 }
@@ -109,7 +115,8 @@ nlohmann::json AutoPersist::status() const {
             {"conflicts", conflicts_},
             {"failures", failures_},
             {"last_error", last_error_ ? nlohmann::json(*last_error_) : nlohmann::json(nullptr)},
-            {"last_error_at", last_error_at_ ? nlohmann::json(format_iso8601(*last_error_at_)) : nlohmann::json(nullptr)},
+            {"last_error_at", last_error_at_ ? nlohmann::json(format_iso8601(*last_error_at_))
+                                             : nlohmann::json(nullptr)},
             {"policy", {{"writes", policy_.writes}, {"interval_s", policy_.interval_s}}}};
 }
 

@@ -25,11 +25,11 @@ namespace k9::api {
 struct PersistPolicy {
     int writes = 10;       // 0: not by count
     int interval_s = 300;  // 0: not by time
-    int tail = 0;          // journal: when one partition has this many entries beyond the snapshot (0: not)
+    int tail = 0;  // journal: when one partition has this many entries beyond the snapshot (0: not)
 };
 
 class AutoPersist {
-public:
+  public:
     AutoPersist(db::DatabaseManager& manager, PersistPolicy policy, Clock clock = system_clock());
     ~AutoPersist();
 
@@ -46,7 +46,7 @@ public:
 
     nlohmann::json status() const;
 
-private:
+  private:
     bool due();
     void record_failure(const std::string& kind, const std::string& message);
     void loop();

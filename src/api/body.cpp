@@ -12,7 +12,9 @@ namespace k9::api {
 namespace {
 constexpr std::size_t kMaxDepth = 32;
 
-[[noreturn]] void invalid(const std::string& message) { throw ApiError(400, "invalid_field", message); }
+[[noreturn]] void invalid(const std::string& message) {
+    throw ApiError(400, "invalid_field", message);
+}
 
 // Nesting depth of the raw text, outside strings; checked before parsing so that no
 // recursion ever sees a deeply nested document.
@@ -21,9 +23,12 @@ std::size_t max_depth(const std::string& text) {
     bool in_string = false, escaped = false;
     for (char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {
@@ -37,8 +42,10 @@ std::size_t max_depth(const std::string& text) {
 }  // namespace
 
 Body::Body(const Request& request, std::initializer_list<const char*> allowed) {
-    if (request.body.empty()) throw ApiError(400, "invalid_json", "the request needs a JSON object body");
-    if (max_depth(request.body) > kMaxDepth) throw ApiError(400, "invalid_json", "the request body is nested too deeply");
+    if (request.body.empty())
+        throw ApiError(400, "invalid_json", "the request needs a JSON object body");
+    if (max_depth(request.body) > kMaxDepth)
+        throw ApiError(400, "invalid_json", "the request body is nested too deeply");
     // No exceptions from the parser: malformed input is one error. The callback keeps the
     // keys of each open object and notes the first key given twice.
     std::vector<std::set<std::string>> open_objects;
@@ -56,15 +63,20 @@ Body::Body(const Request& request, std::initializer_list<const char*> allowed) {
         return true;
     };
     json_ = nlohmann::json::parse(request.body, note_keys, false);
-    if (json_.is_discarded()) throw ApiError(400, "invalid_json", "the request body is not valid JSON");
+    if (json_.is_discarded())
+        throw ApiError(400, "invalid_json", "the request body is not valid JSON");
     if (duplicate) {
         throw ApiError(400, "invalid_json",
-                       "the request body gives the key '" + duplicate->substr(0, 64) + "' twice in one object");
+                       "the request body gives the key '" + duplicate->substr(0, 64) +
+                           "' twice in one object");
     }
-    if (!json_.is_object()) throw ApiError(400, "invalid_json", "the request body must be a JSON object");
+    if (!json_.is_object())
+        throw ApiError(400, "invalid_json", "the request body must be a JSON object");
     for (const auto& item : json_.items()) {
-        const std::string& name = item.key();  // not a structured binding: clang 14 cannot capture one
-        const bool known = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; });
+        const std::string& name =
+            item.key();  // not a structured binding: clang 14 cannot capture one
+        const bool known =
+            std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return name == a; });
         if (!known) {
             std::string list;
             for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
@@ -110,7 +122,8 @@ nlohmann::json Body::value(const char* name) const {
 std::optional<nlohmann::json> Body::optional_object(const char* name) const {
     if (!has(name)) return std::nullopt;
     const auto& v = json_[name];
-    if (!v.is_object() && !v.is_null()) invalid(std::string("field '") + name + "' must be an object or null");
+    if (!v.is_object() && !v.is_null())
+        invalid(std::string("field '") + name + "' must be an object or null");
     return v;
 }
 
@@ -119,7 +132,8 @@ std::vector<std::string> Body::string_list(const char* name) const {
     if (!v.is_array()) invalid(std::string("field '") + name + "' must be an array of strings");
     std::vector<std::string> out;
     for (const auto& item : v) {
-        if (!item.is_string()) invalid(std::string("field '") + name + "' must be an array of strings");
+        if (!item.is_string())
+            invalid(std::string("field '") + name + "' must be an array of strings");
         out.push_back(item.get<std::string>());
     }
     return out;

@@ -19,7 +19,8 @@ std::vector<std::string> split(const std::string& path) {
     std::size_t start = 1;
     while (start <= path.size()) {
         const auto slash = path.find('/', start);
-        out.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+        out.push_back(
+            path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
         if (slash == std::string::npos) break;
         start = slash + 1;
     }
@@ -42,7 +43,9 @@ bool match(const std::string& pattern, const std::vector<std::string>& parts, Pa
     return true;
 }
 
-std::string user_hash(const std::string& user) { return user.empty() ? "" : sha256_hex(user).substr(0, 16); }
+std::string user_hash(const std::string& user) {
+    return user.empty() ? "" : sha256_hex(user).substr(0, 16);
+}
 
 // A request that failed on the server's side: everything an operator needs, under the
 // request id the client was given (the 5xx body itself says nothing about the store).
@@ -122,7 +125,9 @@ Response failure_response(const Request& request, const std::string& route) {
 
 }  // namespace
 
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 Router::Router(Services services, Authenticator& auth, AdminPolicy admin)
     : services_(services), auth_(auth), admin_(std::move(admin)) {
@@ -164,8 +169,8 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
         if (route.access == Access::Admin) {
             if (!admin) {
                 throw ApiError(403, "forbidden",
-                               "this route is for administrators: members of the Cognito group '" + admin_.group +
-                                   "' (K9_ADMIN_GROUP)");
+                               "this route is for administrators: members of the Cognito group '" +
+                                   admin_.group + "' (K9_ADMIN_GROUP)");
             }
             int retry_after_s = 0;
             if (!take_admin_call(retry_after_s)) {
@@ -204,7 +209,8 @@ bool Router::take_admin_call(int& retry_after_s) {
     std::lock_guard lock(admin_mutex_);
     const double now = monotonic_ms();
     const double per_ms = admin_.calls_per_minute / 60000.0;
-    admin_tokens_ = std::min<double>(admin_.calls_per_minute, admin_tokens_ + (now - admin_refilled_ms_) * per_ms);
+    admin_tokens_ = std::min<double>(admin_.calls_per_minute,
+                                     admin_tokens_ + (now - admin_refilled_ms_) * per_ms);
     admin_refilled_ms_ = now;
     if (admin_tokens_ >= 1) {
         admin_tokens_ -= 1;

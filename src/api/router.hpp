@@ -60,12 +60,12 @@ struct AdminPolicy {
 };
 
 class Router {
-public:
+  public:
     Router(Services services, Authenticator& auth, AdminPolicy admin = {});
     Response handle(const Request& request);
     const std::vector<Route>& routes() const { return routes_; }
 
-private:
+  private:
     Response dispatch(const Request& request, std::string& route_name, std::string& user);
 
     // Takes one of the administrators' calls of this minute; false when they are spent,

@@ -23,7 +23,8 @@ std::size_t parse_limit(const Request& request) {
 // with a quote so that spreadsheets do not run the field as a formula (OWASP).
 std::string csv(const std::string& v) {
     std::string s = v;
-    if (!s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos) s.insert(0, "'");
+    if (!s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos)
+        s.insert(0, "'");
     if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
     std::string out = "\"";
     for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
@@ -42,8 +43,8 @@ Response export_report(const repo::Report& r, const std::string& format) {
     resp.headers["content-type"] = "text/csv; charset=utf-8";
     resp.headers["content-disposition"] = "attachment; filename=\"report-" + r.id + ".csv\"";
     std::string out = "report_id,title,author,date,created_at,product_id\r\n";
-    const std::string row = csv(r.id) + "," + csv(r.title) + "," + csv(r.author) + "," + csv(r.date) + "," +
-                            csv(format_iso8601(r.created_at)) + ",";
+    const std::string row = csv(r.id) + "," + csv(r.title) + "," + csv(r.author) + "," +
+                            csv(r.date) + "," + csv(format_iso8601(r.created_at)) + ",";
     if (r.favorites.empty()) out += row + "\r\n";
     for (const auto& product : r.favorites) out += row + csv(product) + "\r\n";
     resp.body = std::move(out);
@@ -52,67 +53,83 @@ Response export_report(const repo::Report& r, const std::string& format) {
 
 repo::Report must_find(Services& s, const Call& c) {
     auto r = s.reports.get(c.user, c.params.at("reportId"));
-    if (!r) throw ApiError(404, "not_found", "report " + c.params.at("reportId").substr(0, 64) + " not found");
+    if (!r)
+        throw ApiError(404, "not_found",
+                       "report " + c.params.at("reportId").substr(0, 64) + " not found");
     return *r;
 }
 
 }  // namespace
 
 void add_report_routes(std::vector<Route>& routes) {
-    routes.push_back({"GET", "/reports", Access::User, false, [](Services& s, const Call& c) {
-                          const auto page = s.reports.list_for_user(c.user, parse_limit(c.request),
-                                                                    c.request.query_param("cursor"));
-                          nlohmann::json items = nlohmann::json::array();
-                          for (const auto& r : page.items) items.push_back(r.to_json());
-                          return json_response(200, dump({{"items", items},
-                                                          {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor)
-                                                                                           : nlohmann::json(nullptr)}}));
-                      }});
-    routes.push_back({"POST", "/reports", Access::User, true, [](Services& s, const Call& c) {
-                          const Body body(c.request, {"title", "author", "date", "reference", "favorites"});
-                          repo::NewReport report{body.string("title"), body.string("author"), body.string("date"),
-                                                 body.value("reference"), {}};
-                          if (body.has("favorites")) report.favorites = body.string_list("favorites");
-                          const auto created = s.reports.create(c.user, report);
-                          Response r = json_response(201, dump(created.to_json()));
-                          r.headers["location"] = "/reports/" + created.id;
-                          return r;
-                      }});
-    routes.push_back({"GET", "/reports/{reportId}", Access::User, false, [](Services& s, const Call& c) {
-                          return json_response(200, dump(must_find(s, c).to_json()));
-                      }});
-    routes.push_back({"PATCH", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
-                          const Body body(c.request, {"title", "author", "date", "reference"});
-                          repo::ReportPatch patch{body.optional_string("title"), body.optional_string("author"),
-                                                  body.optional_string("date"), std::nullopt};
-                          if (body.has("reference")) patch.reference = body.value("reference");
-                          return json_response(200, dump(s.reports.update(c.user, c.params.at("reportId"), patch).to_json()));
-                      }});
-    routes.push_back({"DELETE", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
-                          s.reports.remove(c.user, c.params.at("reportId"));
-                          Response r;
-                          r.status = 204;
-                          return r;
-                      }});
-    routes.push_back({"PUT", "/reports/{reportId}/favorites/{productId}", Access::User, true, [](Services& s, const Call& c) {
+    routes.push_back(
+        {"GET", "/reports", Access::User, false, [](Services& s, const Call& c) {
+             const auto page = s.reports.list_for_user(c.user, parse_limit(c.request),
+                                                       c.request.query_param("cursor"));
+             nlohmann::json items = nlohmann::json::array();
+             for (const auto& r : page.items) items.push_back(r.to_json());
+             return json_response(
+                 200, dump({{"items", items},
+                            {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor)
+                                                             : nlohmann::json(nullptr)}}));
+         }});
+    routes.push_back(
+        {"POST", "/reports", Access::User, true, [](Services& s, const Call& c) {
+             const Body body(c.request, {"title", "author", "date", "reference", "favorites"});
+             repo::NewReport report{body.string("title"),
+                                    body.string("author"),
+                                    body.string("date"),
+                                    body.value("reference"),
+                                    {}};
+             if (body.has("favorites")) report.favorites = body.string_list("favorites");
+             const auto created = s.reports.create(c.user, report);
+             Response r = json_response(201, dump(created.to_json()));
+             r.headers["location"] = "/reports/" + created.id;
+             return r;
+         }});
+    routes.push_back(
+        {"GET", "/reports/{reportId}", Access::User, false, [](Services& s, const Call& c) {
+             return json_response(200, dump(must_find(s, c).to_json()));
+         }});
+    routes.push_back(
+        {"PATCH", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
+             const Body body(c.request, {"title", "author", "date", "reference"});
+             repo::ReportPatch patch{body.optional_string("title"), body.optional_string("author"),
+                                     body.optional_string("date"), std::nullopt};
+             if (body.has("reference")) patch.reference = body.value("reference");
+             return json_response(
+                 200, dump(s.reports.update(c.user, c.params.at("reportId"), patch).to_json()));
+         }});
+    routes.push_back(
+        {"DELETE", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
+             s.reports.remove(c.user, c.params.at("reportId"));
+             Response r;
+             r.status = 204;
+             return r;
+         }});
+    routes.push_back({"PUT", "/reports/{reportId}/favorites/{productId}", Access::User, true,
+                      [](Services& s, const Call& c) {
                           const Body body(c.request, {"favorite"});
-                          const auto r = s.reports.set_favorite(c.user, c.params.at("reportId"), c.params.at("productId"),
+                          const auto r = s.reports.set_favorite(c.user, c.params.at("reportId"),
+                                                                c.params.at("productId"),
                                                                 body.boolean("favorite"));
                           return json_response(200, dump(r.to_json()));
                       }});
-    routes.push_back({"PUT", "/reports/{reportId}/favorites", Access::User, true, [](Services& s, const Call& c) {
+    routes.push_back({"PUT", "/reports/{reportId}/favorites", Access::User, true,
+                      [](Services& s, const Call& c) {
                           const Body body(c.request, {"favorites"});
-                          const auto r = s.reports.replace_favorites(c.user, c.params.at("reportId"),
-                                                                     body.string_list("favorites"));
+                          const auto r = s.reports.replace_favorites(
+                              c.user, c.params.at("reportId"), body.string_list("favorites"));
                           return json_response(200, dump(r.to_json()));
                       }});
-    routes.push_back({"GET", "/reports/{reportId}/export", Access::User, false, [](Services& s, const Call& c) {
-                          const std::string format = c.request.query_param("format").value_or("json");
-                          if (format != "json" && format != "csv") {
-                              throw ApiError(400, "invalid_field", "format must be csv or json");
-                          }
-                          return export_report(must_find(s, c), format);
-                      }});
+    routes.push_back(
+        {"GET", "/reports/{reportId}/export", Access::User, false, [](Services& s, const Call& c) {
+             const std::string format = c.request.query_param("format").value_or("json");
+             if (format != "json" && format != "csv") {
+                 throw ApiError(400, "invalid_field", "format must be csv or json");
+             }
+             return export_report(must_find(s, c), format);
+         }});
 }
 
 }  // namespace k9::api

@@ -5,7 +5,8 @@
 
 namespace k9::api {
 
-Service::Service(const config::Config& config, const config::EnvLookup& env, Clock clock, JwksFetch fetch)
+Service::Service(const config::Config& config, const config::EnvLookup& env, Clock clock,
+                 JwksFetch fetch)
     : settings_(config.api), clock_(clock) {
     store_ = store::open_store(config, env);
     db::ManagerOptions options = repo::k9_manager_options(config);
@@ -22,11 +23,14 @@ Service::~Service() {
 
 void Service::open() {
     manager_->open();
-    persist_ = std::make_unique<AutoPersist>(*manager_, PersistPolicy{settings_.persist_writes, settings_.persist_interval_s,
-                                                           settings_.persist_tail},
-                                             clock_);
-    router_ = std::make_unique<Router>(Services{*manager_, *users_, *reports_, *persist_}, *auth_,
-                                       AdminPolicy{settings_.admin_group, settings_.admin_calls_per_minute});
+    persist_ = std::make_unique<AutoPersist>(
+        *manager_,
+        PersistPolicy{settings_.persist_writes, settings_.persist_interval_s,
+                      settings_.persist_tail},
+        clock_);
+    router_ = std::make_unique<Router>(
+        Services{*manager_, *users_, *reports_, *persist_}, *auth_,
+        AdminPolicy{settings_.admin_group, settings_.admin_calls_per_minute});
 }
 
 }  // namespace k9::api

@@ -15,7 +15,8 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
     auto& store = ctx.store();
     const auto current = store.head_if_exists(cfg.key);
     if (current && current->version_id == version_id) {
-        out << "Version " << version_id << " is already the current snapshot of " << ctx.remote_url() << "\n";
+        out << "Version " << version_id << " is already the current snapshot of "
+            << ctx.remote_url() << "\n";
         return kOk;
     }
     fs::TempFile tmp(cfg.db_path.parent_path(), "k9-restore");
@@ -29,7 +30,8 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
             old = store.get_file(cfg.key, tmp.path(), get);
         } catch (const store::StoreError& e) {
             if (!e.is_not_found()) throw;
-            log::error("No version " + version_id + " of " + ctx.remote_url() + "; k9db versions lists them");
+            log::error("No version " + version_id + " of " + ctx.remote_url() +
+                       "; k9db versions lists them");
             return kFailed;
         }
     }
@@ -46,12 +48,14 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
         info = db::replace_snapshot(store, cfg.key, tmp.path(), replace);
     } catch (const store::StoreError& e) {
         if (!e.is_precondition_failed()) throw;
-        log::error("The snapshot changed while restoring; nothing was overwritten. Check who writes it and retry");
+        log::error(
+            "The snapshot changed while restoring; nothing was overwritten. Check who writes it "
+            "and retry");
         return kConflict;
     }
     progress.finish();
-    out << "Restored version " << version_id << " (" << human_bytes(old.size) << ") as the current snapshot of "
-        << ctx.remote_url() << " (ETag " << info.etag << ")\n";
+    out << "Restored version " << version_id << " (" << human_bytes(old.size)
+        << ") as the current snapshot of " << ctx.remote_url() << " (ETag " << info.etag << ")\n";
     if (fs::file_size_or_negative(cfg.db_path) >= 0 && !cfg.durability.journal) {
         out << "Note: the local database " << cfg.db_path.string()
             << " is based on the snapshot before the restore; its next persist will conflict. "

@@ -49,7 +49,8 @@ int run_sql(Context& ctx, const std::string& sql, const std::string& user, std::
         if (is_refused(stmt.type())) {
             throw std::invalid_argument(
                 "k9db sql does not run transaction control, ATTACH/DETACH, LOAD/INSTALL or EXPORT "
-                "statements: each write already runs in its own transaction on the managed database");
+                "statements: each write already runs in its own transaction on the managed "
+                "database");
         }
         writes = writes || !is_read(stmt.type());
     }

@@ -22,8 +22,8 @@ void fold_wal(const stdfs::path& file) {
         duck::Connection conn(db);
         conn.execute("CHECKPOINT");
     } catch (const duck::Error& e) {
-        throw std::runtime_error(file.string() + ".wal holds commits that are not in " + file.string() +
-                                 " and DuckDB could not fold them in (" + e.what() +
+        throw std::runtime_error(file.string() + ".wal holds commits that are not in " +
+                                 file.string() + " and DuckDB could not fold them in (" + e.what() +
                                  "); stop the program using the database and retry");
     }
     log::info("Folded the .wal into the database before uploading", {{"file", file.string()}});
@@ -35,7 +35,8 @@ struct FileFacts {
 };
 
 FileFacts read_facts(const stdfs::path& file) {
-    duck::Database db(file, {{"access_mode", "READ_ONLY"}, {"home_directory", file.parent_path().string()}});
+    duck::Database db(
+        file, {{"access_mode", "READ_ONLY"}, {"home_directory", file.parent_path().string()}});
     duck::Connection conn(db);
     FileFacts f;
     f.schema = db::schema_version(conn);
@@ -60,7 +61,8 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
     if (is_managed) {
         lock = fs::FileLock::try_lock(file.string() + ".lock", fs::FileLock::Mode::Exclusive);
         if (!lock->owns()) {
-            log::error(file.string() + " is in use by another k9 process; stop it, or use k9db persist");
+            log::error(file.string() +
+                       " is in use by another k9 process; stop it, or use k9db persist");
             return kFailed;
         }
     }
@@ -77,21 +79,23 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
         return kFailed;
     }
     if (facts.schema > db::latest_schema_version()) {
-        log::warning("The file's schema is newer than this k9 supports; k9 of this version will refuse it",
-                     {{"schema_version", facts.schema}});
+        log::warning(
+            "The file's schema is newer than this k9 supports; k9 of this version will refuse it",
+            {{"schema_version", facts.schema}});
     }
 
     const std::string url = ctx.remote_url();
     const auto remote = ctx.store().head_if_exists(ctx.config().key);
     if (remote && !force) {
-        log::error("Refusing to replace the existing database at " + url + " (ETag " + remote->etag +
-                   ", " + human_bytes(remote->size) + ", modified " +
+        log::error("Refusing to replace the existing database at " + url + " (ETag " +
+                   remote->etag + ", " + human_bytes(remote->size) + ", modified " +
                    format_iso8601(remote->last_modified) + "); pass --force to replace it");
         return kFailed;
     }
     db::ReplaceOptions replace;
     if (remote) replace.expected_etag = remote->etag;
-    replace.metadata = {{db::kMetaSeq, std::to_string(facts.seq)}, {db::kMetaSchema, std::to_string(facts.schema)}};
+    replace.metadata = {{db::kMetaSeq, std::to_string(facts.seq)},
+                        {db::kMetaSchema, std::to_string(facts.schema)}};
     replace.journal = ctx.config().durability.journal;
     replace.partitions = ctx.config().durability.partitions;
     Progress progress("upload");
@@ -102,7 +106,8 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
         progress.finish();
     } catch (const store::StoreError& e) {
         if (!e.is_precondition_failed()) throw;
-        log::error("The database at " + url + " changed during the upload; nothing was overwritten. "
+        log::error("The database at " + url +
+                   " changed during the upload; nothing was overwritten. "
                    "Check who else writes it, then retry");
         return kConflict;
     }
@@ -111,7 +116,8 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
         auto state = db::LocalState::load(file).value_or(db::LocalState{});
         state.remote = url;
         state.base_etag = info.etag;
-        state.base_seq = std::stoll(info.metadata.count(db::kMetaSeq) ? info.metadata.at(db::kMetaSeq) : "0");
+        state.base_seq =
+            std::stoll(info.metadata.count(db::kMetaSeq) ? info.metadata.at(db::kMetaSeq) : "0");
         state.base_schema = facts.schema;
         state.last_persist = system_now();
         state.save(file);

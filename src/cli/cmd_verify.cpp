@@ -22,7 +22,8 @@ void print_summary(const Summary& s, std::ostream& out) {
 // The journal after the snapshot: in every partition every entry present (no hole) and
 // readable, and each position created once (seen on stores that keep versions).
 // Returns false when it is damaged.
-bool verify_journal(Context& ctx, const std::optional<store::ObjectInfo>& snapshot, std::ostream& out) {
+bool verify_journal(Context& ctx, const std::optional<store::ObjectInfo>& snapshot,
+                    std::ostream& out) {
     const auto& cfg = ctx.config();
     db::Journal journal(ctx.store(), cfg.key);
     out << "Journal " << ctx.store().url_for(journal.prefix()) << "\n";
@@ -34,12 +35,13 @@ bool verify_journal(Context& ctx, const std::optional<store::ObjectInfo>& snapsh
     for (const auto& [partition, listed] : listing) {
         if (partition < 0) {
             out << "  " << listed.size() << " entr" << (listed.size() == 1 ? "y" : "ies")
-                << " of the single journal of older k9" << (seqs ? " (superseded; removed by a compaction)" : "")
-                << "\n";
+                << " of the single journal of older k9"
+                << (seqs ? " (superseded; removed by a compaction)" : "") << "\n";
             continue;
         }
-        const std::int64_t after =
-            seqs && partition < static_cast<int>(seqs->size()) ? (*seqs)[static_cast<std::size_t>(partition)] : 0;
+        const std::int64_t after = seqs && partition < static_cast<int>(seqs->size())
+                                       ? (*seqs)[static_cast<std::size_t>(partition)]
+                                       : 0;
         std::vector<std::int64_t> above;
         for (const auto s : listed) {
             if (s > after) above.push_back(s);
@@ -63,13 +65,15 @@ bool verify_journal(Context& ctx, const std::optional<store::ObjectInfo>& snapsh
     if (!doubled.empty()) {
         out << "  DAMAGED: entries (partition/seq)";
         for (const auto& d : doubled) out << " " << d.partition << "/" << d.seq;
-        out << " were created by two writers (the store did not hold If-None-Match: *); the writes of the "
+        out << " were created by two writers (the store did not hold If-None-Match: *); the writes "
+               "of the "
                "overwritten versions are missing\n";
         ok = false;
     }
     if (ok) {
-        out << "  ok: " << entries << " entr" << (entries == 1 ? "y" : "ies") << " after the snapshot in "
-            << partitions_used << " of " << (seqs ? std::to_string(seqs->size()) : std::string("?"))
+        out << "  ok: " << entries << " entr" << (entries == 1 ? "y" : "ies")
+            << " after the snapshot in " << partitions_used << " of "
+            << (seqs ? std::to_string(seqs->size()) : std::string("?"))
             << " partitions, all readable\n";
     }
     return ok;
@@ -134,8 +138,9 @@ int run_verify(Context& ctx, std::ostream& out) {
     }
 
     if (local && remote) {
-        out << (*local == *remote ? "Local and remote hold the same data\n"
-                                  : "Local and remote differ (unpersisted writes, or the remote moved on)\n");
+        out << (*local == *remote
+                    ? "Local and remote hold the same data\n"
+                    : "Local and remote differ (unpersisted writes, or the remote moved on)\n");
     }
     return damaged ? kFailed : kOk;
 }

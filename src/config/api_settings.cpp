@@ -15,12 +15,13 @@ std::optional<std::string> get(const EnvLookup& env, const std::string& name) {
     return v;
 }
 
-long long number(const std::string& variable, const std::string& text, long long min, long long max) {
+long long number(const std::string& variable, const std::string& text, long long min,
+                 long long max) {
     long long value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-        throw ConfigError(variable, "'" + text + "' is not allowed (a whole number from " + std::to_string(min) +
-                                        " to " + std::to_string(max) + ")");
+        throw ConfigError(variable, "'" + text + "' is not allowed (a whole number from " +
+                                        std::to_string(min) + " to " + std::to_string(max) + ")");
     }
     return value;
 }
@@ -50,30 +51,38 @@ ApiSettings load_api_settings(const EnvLookup& env) {
     ApiSettings a;
     if (auto s = get(env, "K9_JWT_SECRET")) {
         if (s->size() < kMinSecretBytes) {
-            throw ConfigError("K9_JWT_SECRET", "is " + std::to_string(s->size()) +
-                                                   " bytes; HS256 needs at least 32 (e.g. openssl rand -hex 32)");
+            throw ConfigError("K9_JWT_SECRET",
+                              "is " + std::to_string(s->size()) +
+                                  " bytes; HS256 needs at least 32 (e.g. openssl rand -hex 32)");
         }
         a.jwt_secret = *s;
     }
     if (auto f = get(env, "K9_JWKS_FILE")) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(*f, ec)) {
-            throw ConfigError("K9_JWKS_FILE", "'" + *f + "' is not a readable file (a JSON Web Key Set)");
+            throw ConfigError("K9_JWKS_FILE",
+                              "'" + *f + "' is not a readable file (a JSON Web Key Set)");
         }
         a.jwks_file = *f;
     }
     if (auto p = get(env, "K9_COGNITO_USER_POOL_ID")) {
         const auto us = p->find('_');
-        const bool ok = us != std::string::npos && us > 0 && us + 1 < p->size() &&
-                        std::all_of(p->begin(), p->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
-        if (!ok) throw ConfigError("K9_COGNITO_USER_POOL_ID", "'" + *p + "' is not a user pool id (e.g. us-east-1_AbC123)");
+        const bool ok =
+            us != std::string::npos && us > 0 && us + 1 < p->size() &&
+            std::all_of(p->begin(), p->end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+            });
+        if (!ok)
+            throw ConfigError("K9_COGNITO_USER_POOL_ID",
+                              "'" + *p + "' is not a user pool id (e.g. us-east-1_AbC123)");
         a.user_pool_id = *p;
     }
     if (auto list = get(env, "K9_JWT_AUDIENCE")) {
         std::size_t start = 0;
         while (start <= list->size()) {
             const auto comma = list->find(',', start);
-            std::string item = list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            std::string item =
+                list->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             item.erase(0, item.find_first_not_of(' '));
             item.erase(item.find_last_not_of(' ') + 1);
             if (!item.empty()) a.audiences.push_back(item);
@@ -81,7 +90,8 @@ ApiSettings load_api_settings(const EnvLookup& env) {
             start = comma + 1;
         }
     }
-    if (auto v = get(env, "K9_PERSIST_WRITES")) a.persist_writes = static_cast<int>(number("K9_PERSIST_WRITES", *v, 0, 1000000));
+    if (auto v = get(env, "K9_PERSIST_WRITES"))
+        a.persist_writes = static_cast<int>(number("K9_PERSIST_WRITES", *v, 0, 1000000));
     if (auto v = get(env, "K9_PERSIST_INTERVAL")) {
         a.persist_interval_s = static_cast<int>(number("K9_PERSIST_INTERVAL", *v, 0, 86400));
     }
@@ -89,21 +99,25 @@ ApiSettings load_api_settings(const EnvLookup& env) {
         a.persist_tail = static_cast<int>(number("K9_PERSIST_TAIL", *v, 0, 1000000));
     }
     if (auto v = get(env, "K9_MAX_BODY_BYTES")) {
-        a.max_body_bytes = static_cast<std::size_t>(number("K9_MAX_BODY_BYTES", *v, 1024, 64ll << 20));
+        a.max_body_bytes =
+            static_cast<std::size_t>(number("K9_MAX_BODY_BYTES", *v, 1024, 64ll << 20));
     }
     if (auto g = get(env, "K9_ADMIN_GROUP")) {
-        const bool ok = !g->empty() && g->size() <= 128 &&
-                        std::none_of(g->begin(), g->end(), [](char c) {
-                            return std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' || c == ']';
-                        });
+        const bool ok =
+            !g->empty() && g->size() <= 128 && std::none_of(g->begin(), g->end(), [](char c) {
+                return std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' ||
+                       c == ']';
+            });
         if (!ok) {
             throw ConfigError("K9_ADMIN_GROUP", "'" + g->substr(0, 64) +
-                                                    "' is not a group name (no spaces, commas or brackets, at most 128 characters)");
+                                                    "' is not a group name (no spaces, commas or "
+                                                    "brackets, at most 128 characters)");
         }
         a.admin_group = *g;
     }
     if (auto v = get(env, "K9_ADMIN_CALLS_PER_MINUTE")) {
-        a.admin_calls_per_minute = static_cast<int>(number("K9_ADMIN_CALLS_PER_MINUTE", *v, 1, 10000));
+        a.admin_calls_per_minute =
+            static_cast<int>(number("K9_ADMIN_CALLS_PER_MINUTE", *v, 1, 10000));
     }
     return a;
 }
@@ -111,23 +125,30 @@ ApiSettings load_api_settings(const EnvLookup& env) {
 DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Setting>* settings) {
     DurabilitySettings d;
     auto note = [&](const std::string& var, const std::string& value, bool from_env) {
-        if (settings != nullptr) settings->push_back({var, value, from_env ? "environment" : "default"});
+        if (settings != nullptr)
+            settings->push_back({var, value, from_env ? "environment" : "default"});
     };
     const auto mode = get(env, "K9_DURABILITY");
     if (mode) {
         if (*mode != "journal" && *mode != "snapshot") {
-            throw ConfigError("K9_DURABILITY", "'" + *mode + "' is not allowed (allowed: journal, snapshot)");
+            throw ConfigError("K9_DURABILITY",
+                              "'" + *mode + "' is not allowed (allowed: journal, snapshot)");
         }
         d.journal = *mode == "journal";
     }
     note("K9_DURABILITY", d.journal ? "journal" : "snapshot", mode.has_value());
     if (auto v = get(env, "K9_JOURNAL_RETENTION")) d.retention_s = journal_retention(*v);
-    if (auto v = get(env, "K9_MAX_STALENESS_MS")) d.max_staleness_ms = number("K9_MAX_STALENESS_MS", *v, 0, 86400000);
-    if (auto v = get(env, "K9_JOURNAL_MAX_BATCH")) d.max_batch = static_cast<std::size_t>(number("K9_JOURNAL_MAX_BATCH", *v, 1, 10000));
-    if (auto v = get(env, "K9_JOURNAL_PARTITIONS")) d.partitions = static_cast<int>(number("K9_JOURNAL_PARTITIONS", *v, 1, 256));
+    if (auto v = get(env, "K9_MAX_STALENESS_MS"))
+        d.max_staleness_ms = number("K9_MAX_STALENESS_MS", *v, 0, 86400000);
+    if (auto v = get(env, "K9_JOURNAL_MAX_BATCH"))
+        d.max_batch = static_cast<std::size_t>(number("K9_JOURNAL_MAX_BATCH", *v, 1, 10000));
+    if (auto v = get(env, "K9_JOURNAL_PARTITIONS"))
+        d.partitions = static_cast<int>(number("K9_JOURNAL_PARTITIONS", *v, 1, 256));
     if (d.journal) {
-        note("K9_JOURNAL_RETENTION", std::to_string(d.retention_s) + " s", get(env, "K9_JOURNAL_RETENTION").has_value());
-        note("K9_MAX_STALENESS_MS", std::to_string(d.max_staleness_ms), get(env, "K9_MAX_STALENESS_MS").has_value());
+        note("K9_JOURNAL_RETENTION", std::to_string(d.retention_s) + " s",
+             get(env, "K9_JOURNAL_RETENTION").has_value());
+        note("K9_MAX_STALENESS_MS", std::to_string(d.max_staleness_ms),
+             get(env, "K9_MAX_STALENESS_MS").has_value());
         note("K9_JOURNAL_PARTITIONS", std::to_string(d.partitions) + " (for a new journal)",
              get(env, "K9_JOURNAL_PARTITIONS").has_value());
     }

@@ -20,7 +20,7 @@
 namespace k9::config {
 
 class ConfigError : public std::runtime_error {
-public:
+  public:
     ConfigError(std::string var, const std::string& message)
         : std::runtime_error(var + ": " + message), variable(std::move(var)) {}
     std::string variable;
@@ -30,7 +30,7 @@ public:
 struct StoreLocation {
     enum class Kind { File, S3 };
     Kind kind = Kind::File;
-    std::filesystem::path dir;  // File: absolute folder
+    std::filesystem::path dir;   // File: absolute folder
     bool keep_versions = false;  // File: ?versions=on
     std::string bucket;          // S3
     std::string prefix;          // S3: "" or "some/prefix" (no slashes at the ends)
@@ -131,7 +131,8 @@ struct DurabilitySettings {
     int partitions = 64;
 };
 
-DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Setting>* settings = nullptr);
+DurabilitySettings load_durability_settings(const EnvLookup& env,
+                                            std::vector<Setting>* settings = nullptr);
 
 struct Config {
     std::string environment = "dev";
@@ -145,6 +146,7 @@ struct Config {
     std::vector<Setting> settings;  // for display, in a stable order
 };
 
-Config load_config(const EnvLookup& env, const std::filesystem::path& cwd = std::filesystem::current_path());
+Config load_config(const EnvLookup& env,
+                   const std::filesystem::path& cwd = std::filesystem::current_path());
 
 }  // namespace k9::config

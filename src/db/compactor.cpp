@@ -8,9 +8,15 @@
 namespace k9::db {
 using store::StoreError;
 
-Compactor::Compactor(store::ObjectStore& store, std::string key, LocalDatabase& db, PartitionedJournal& journal,
-                     HealthBoard& health, CompactorSettings settings, std::function<void()> reload)
-    : store_(store), key_(std::move(key)), db_(db), journal_(journal), health_(health), settings_(std::move(settings)),
+Compactor::Compactor(store::ObjectStore& store, std::string key, LocalDatabase& db,
+                     PartitionedJournal& journal, HealthBoard& health, CompactorSettings settings,
+                     std::function<void()> reload)
+    : store_(store),
+      key_(std::move(key)),
+      db_(db),
+      journal_(journal),
+      health_(health),
+      settings_(std::move(settings)),
       reload_(std::move(reload)) {}
 
 Compaction Compactor::compact() {
@@ -18,13 +24,16 @@ Compaction Compactor::compact() {
     const int partitions = db_.partitions();
     PartitionSeqs remote_seqs(static_cast<std::size_t>(partitions), 0);
     if (remote) {
-        if (auto s = snapshot_partition_seqs(*remote); s && static_cast<int>(s->size()) == partitions) remote_seqs = *s;
+        if (auto s = snapshot_partition_seqs(*remote);
+            s && static_cast<int>(s->size()) == partitions)
+            remote_seqs = *s;
     }
     // A snapshot never goes back in any partition: one that holds more than this copy
     // is loaded first (the entries it covers may be gone from the journal).
     for (int p = 0; p < partitions; ++p) {
         if (db_.partition_seq(p) < remote_seqs[static_cast<std::size_t>(p)]) {
-            log::info("The snapshot holds more than this copy; reloading it before compacting", {{"partition", p}});
+            log::info("The snapshot holds more than this copy; reloading it before compacting",
+                      {{"partition", p}});
             reload_();
             break;
         }
@@ -43,12 +52,14 @@ Compaction Compactor::compact() {
     LocalDatabase::SnapshotCopy copy = db_.copy_for_snapshot();
     for (int p = 0; p < partitions; ++p) {
         if (copy.seqs[static_cast<std::size_t>(p)] < remote_seqs[static_cast<std::size_t>(p)]) {
-            log::info("A newer snapshot appeared during the compaction; keeping it", {{"partition", p}});
+            log::info("A newer snapshot appeared during the compaction; keeping it",
+                      {{"partition", p}});
             return result;
         }
     }
     store::PutOptions put;
-    put.precondition = remote ? store::Precondition::if_match(remote->etag) : store::Precondition::if_none_match_any();
+    put.precondition = remote ? store::Precondition::if_match(remote->etag)
+                              : store::Precondition::if_none_match_any();
     put.metadata = partitioned_snapshot_metadata(copy.seqs, copy.schema, settings_.writer_id);
     put.progress = settings_.upload_progress;
     crash_point("snapshot.upload");
@@ -60,7 +71,8 @@ Compaction Compactor::compact() {
             throw;
         }
         // Another container compacted at the same time: its snapshot serves as well.
-        log::info("Another writer uploaded a snapshot first; keeping theirs", {{"remote", store_.url_for(key_)}});
+        log::info("Another writer uploaded a snapshot first; keeping theirs",
+                  {{"remote", store_.url_for(key_)}});
         return result;
     }
     crash_point("snapshot.uploaded");
@@ -77,12 +89,14 @@ Compaction Compactor::compact() {
 // make a young snapshot look old (see PartitionedJournal::fenced_out for why its age
 // matters). Entries of the single journal of older k9 go once a partitioned snapshot is
 // that old: it holds all of them.
-int Compactor::prune(const store::ObjectInfo& snapshot, const std::map<int, std::vector<std::int64_t>>& listing) {
+int Compactor::prune(const store::ObjectInfo& snapshot,
+                     const std::map<int, std::vector<std::int64_t>>& listing) {
     const auto covered = snapshot_partition_seqs(snapshot);
     if (!covered) return 0;
     if (snapshot.server_time == 0) {
-        log::warning("The store gives no time with its answers (no Date header): journal entries are kept",
-                     {{"remote", store_.url_for(key_)}});
+        log::warning(
+            "The store gives no time with its answers (no Date header): journal entries are kept",
+            {{"remote", store_.url_for(key_)}});
         return 0;
     }
     if (snapshot.server_time - snapshot.last_modified < settings_.retention_s * 1'000'000) return 0;
@@ -92,8 +106,9 @@ int Compactor::prune(const store::ObjectInfo& snapshot, const std::map<int, std:
     try {
         for (const auto& [partition, seqs] : listing) {
             for (const auto s : seqs) {
-                const bool old = partition < 0 ||
-                                 (partition < static_cast<int>(covered->size()) && s <= (*covered)[static_cast<std::size_t>(partition)]);
+                const bool old =
+                    partition < 0 || (partition < static_cast<int>(covered->size()) &&
+                                      s <= (*covered)[static_cast<std::size_t>(partition)]);
                 if (!old) break;
                 journal.remove(partition, s);
                 ++removed;
@@ -102,8 +117,9 @@ int Compactor::prune(const store::ObjectInfo& snapshot, const std::map<int, std:
     } catch (const StoreError& e) {
         // Housekeeping: the snapshot holds these entries. Left in place, they are removed
         // by the next compaction.
-        log::warning("Could not remove journal entries a snapshot covers; the next compaction retries",
-                     {{"error", e.what()}});
+        log::warning(
+            "Could not remove journal entries a snapshot covers; the next compaction retries",
+            {{"error", e.what()}});
     }
     if (removed > 0) log::info("Removed journal entries a snapshot covers", {{"entries", removed}});
     return removed;
@@ -124,17 +140,23 @@ void Compactor::check_owners() {
     if (doubled.empty()) return;
     std::string list;
     for (const auto& d : doubled) {
-        list += (list.empty() ? "" : ", ") + std::to_string(d.partition) + "/" + std::to_string(d.seq);
+        list +=
+            (list.empty() ? "" : ", ") + std::to_string(d.partition) + "/" + std::to_string(d.seq);
     }
-    const std::string detail =
-        "journal entries (partition/seq) " + list + " of " + store_.url_for(key_) +
-        " were created by two writers: the store did not hold If-None-Match: * (the older version of each "
-        "was overwritten, and the writes in it are missing from the journal). Compare the versions of those "
-        "keys and re-apply what is missing; then move this database to a store that honours conditional "
-        "writes atomically";
-    log::error("A journal seq has two owners", {{"entries", list}, {"remote", store_.url_for(key_)}});
+    const std::string detail = "journal entries (partition/seq) " + list + " of " +
+                               store_.url_for(key_) +
+                               " were created by two writers: the store did not hold "
+                               "If-None-Match: * (the older version of each "
+                               "was overwritten, and the writes in it are missing from the "
+                               "journal). Compare the versions of those "
+                               "keys and re-apply what is missing; then move this database to a "
+                               "store that honours conditional "
+                               "writes atomically";
+    log::error("A journal seq has two owners",
+               {{"entries", list}, {"remote", store_.url_for(key_)}});
     obs::metrics().count(obs::kJournalSeqConflicts);
-    health_.warn({"journal_seq_conflict", "writes may have been lost by the store; an operator must check", detail});
+    health_.warn({"journal_seq_conflict",
+                  "writes may have been lost by the store; an operator must check", detail});
 }
 
 }  // namespace k9::db

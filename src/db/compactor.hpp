@@ -27,7 +27,7 @@ struct CompactorSettings {
 };
 
 struct Compaction {
-    bool uploaded = false;  // false: the snapshot already held everything, or another won
+    bool uploaded = false;       // false: the snapshot already held everything, or another won
     store::ObjectInfo snapshot;  // the snapshot in force afterwards (when known)
     PartitionSeqs seqs;          // what it holds
     int schema = 0;
@@ -35,16 +35,18 @@ struct Compaction {
 };
 
 class Compactor {
-public:
+  public:
     // `reload` replaces the local file with the snapshot in the store.
-    Compactor(store::ObjectStore& store, std::string key, LocalDatabase& db, PartitionedJournal& journal,
-              HealthBoard& health, CompactorSettings settings, std::function<void()> reload);
+    Compactor(store::ObjectStore& store, std::string key, LocalDatabase& db,
+              PartitionedJournal& journal, HealthBoard& health, CompactorSettings settings,
+              std::function<void()> reload);
 
     // Throws StoreError when the store fails, Unavailable for a damaged journal.
     Compaction compact();
 
-private:
-    int prune(const store::ObjectInfo& snapshot, const std::map<int, std::vector<std::int64_t>>& listing);
+  private:
+    int prune(const store::ObjectInfo& snapshot,
+              const std::map<int, std::vector<std::int64_t>>& listing);
     void check_owners();
 
     store::ObjectStore& store_;

@@ -42,8 +42,8 @@ std::string JournalEntry::serialize() const {
         if (!m.owner.empty()) one["owner"] = m.owner;
         muts.push_back(std::move(one));
     }
-    json j{{"format", kFormat}, {"partition", partition}, {"seq", seq}, {"writer", writer}, {"nonce", nonce},
-           {"mutations", muts}};
+    json j{{"format", kFormat}, {"partition", partition}, {"seq", seq},
+           {"writer", writer},  {"nonce", nonce},         {"mutations", muts}};
     if (reset) j["reset"] = true;
     if (upgrade) j["upgrade"] = true;
     return j.dump();
@@ -54,7 +54,8 @@ JournalEntry JournalEntry::parse(const std::string& bytes, const std::string& wh
         const json j = json::parse(bytes);
         const int format = j.at("format").get<int>();
         if (format != kFormat && format != kLegacyFormat) {
-            throw StoreError(ErrorKind::Corrupt, where + " is a journal entry of an unknown format; upgrade k9");
+            throw StoreError(ErrorKind::Corrupt,
+                             where + " is a journal entry of an unknown format; upgrade k9");
         }
         JournalEntry e;
         e.partition = format == kFormat ? j.at("partition").get<int>() : -1;
@@ -62,7 +63,8 @@ JournalEntry JournalEntry::parse(const std::string& bytes, const std::string& wh
         e.writer = j.at("writer").get<std::string>();
         e.nonce = j.at("nonce").get<std::string>();
         for (const auto& m : j.at("mutations")) {
-            e.mutations.push_back({m.at("name").get<std::string>(), m.at("params"), m.value("owner", "")});
+            e.mutations.push_back(
+                {m.at("name").get<std::string>(), m.at("params"), m.value("owner", "")});
         }
         e.reset = j.value("reset", false);
         e.upgrade = j.value("upgrade", false);
@@ -80,13 +82,16 @@ std::string Journal::key(int partition, std::int64_t seq) const {
     return prefix_ + digits(partition, kPartitionDigits) + "/" + digits(seq, kSeqDigits);
 }
 
-std::string Journal::legacy_key(std::int64_t seq) const { return prefix_ + digits(seq, kSeqDigits); }
+std::string Journal::legacy_key(std::int64_t seq) const {
+    return prefix_ + digits(seq, kSeqDigits);
+}
 
 std::optional<JournalPosition> Journal::position_of(const std::string& k) const {
     if (k.compare(0, prefix_.size(), prefix_) != 0) return std::nullopt;
     const std::string_view rest = std::string_view(k).substr(prefix_.size());
     if (auto seq = number(rest, kSeqDigits)) return JournalPosition{-1, *seq};
-    if (rest.size() != kPartitionDigits + 1 + kSeqDigits || rest[kPartitionDigits] != '/') return std::nullopt;
+    if (rest.size() != kPartitionDigits + 1 + kSeqDigits || rest[kPartitionDigits] != '/')
+        return std::nullopt;
     const auto p = number(rest.substr(0, kPartitionDigits), kPartitionDigits);
     const auto seq = number(rest.substr(kPartitionDigits + 1), kSeqDigits);
     if (!p || !seq) return std::nullopt;
@@ -121,14 +126,16 @@ std::optional<JournalEntry> Journal::read(int partition, std::int64_t seq) {
     }
     JournalEntry e = JournalEntry::parse(bytes, store_.url_for(k));
     if (e.seq != seq || e.partition != partition) {
-        throw StoreError(ErrorKind::Corrupt, store_.url_for(k) + " holds partition " + std::to_string(e.partition) +
-                                                 " seq " + std::to_string(e.seq));
+        throw StoreError(ErrorKind::Corrupt, store_.url_for(k) + " holds partition " +
+                                                 std::to_string(e.partition) + " seq " +
+                                                 std::to_string(e.seq));
     }
     return e;
 }
 
 std::vector<std::int64_t> Journal::list(int partition, std::int64_t after) {
-    const std::string under = partition < 0 ? prefix_ : prefix_ + digits(partition, kPartitionDigits) + "/";
+    const std::string under =
+        partition < 0 ? prefix_ : prefix_ + digits(partition, kPartitionDigits) + "/";
     std::vector<std::int64_t> out;
     for (const auto& o : store_.list(under, after > 0 ? key(partition, after) : std::string())) {
         const auto pos = position_of(o.key);
@@ -145,7 +152,9 @@ std::map<int, std::vector<std::int64_t>> Journal::list_all() {
     return out;  // keys list in byte order: ascending seqs within a partition
 }
 
-void Journal::remove(int partition, std::int64_t seq) { store_.remove(key(partition, seq)); }
+void Journal::remove(int partition, std::int64_t seq) {
+    store_.remove(key(partition, seq));
+}
 
 std::vector<JournalPosition> Journal::doubly_owned() {
     std::vector<JournalPosition> out;
@@ -162,7 +171,8 @@ std::vector<JournalPosition> Journal::doubly_owned() {
     return out;
 }
 
-std::optional<JournalHole> first_hole(int partition, std::int64_t after, const std::vector<std::int64_t>& seqs) {
+std::optional<JournalHole> first_hole(int partition, std::int64_t after,
+                                      const std::vector<std::int64_t>& seqs) {
     std::int64_t expected = after + 1;
     for (const std::int64_t s : seqs) {
         if (s > expected) return JournalHole{partition, expected, s - 1};
@@ -171,18 +181,23 @@ std::optional<JournalHole> first_hole(int partition, std::int64_t after, const s
     return std::nullopt;
 }
 
-std::string hole_message(const std::string& url, const JournalHole& hole, std::int64_t snapshot_seq) {
-    const std::string missing = hole.first == hole.last
-                                    ? "entry " + std::to_string(hole.first)
-                                    : "entries " + std::to_string(hole.first) + " to " + std::to_string(hole.last);
-    return "partition " + std::to_string(hole.partition) + " of the journal of " + url + " is missing " + missing +
-           " while entry " + std::to_string(hole.last + 1) + " exists, and the snapshot holds it only up to " +
-           std::to_string(snapshot_seq) +
-           ". k9 never removes entries above the snapshot, so someone deleted them: the writes after " +
+std::string hole_message(const std::string& url, const JournalHole& hole,
+                         std::int64_t snapshot_seq) {
+    const std::string missing = hole.first == hole.last ? "entry " + std::to_string(hole.first)
+                                                        : "entries " + std::to_string(hole.first) +
+                                                              " to " + std::to_string(hole.last);
+    return "partition " + std::to_string(hole.partition) + " of the journal of " + url +
+           " is missing " + missing + " while entry " + std::to_string(hole.last + 1) +
+           " exists, and the snapshot holds it only up to " + std::to_string(snapshot_seq) +
+           ". k9 never removes entries above the snapshot, so someone deleted them: the writes "
+           "after " +
            std::to_string(hole.first - 1) +
-           " cannot be replayed. If the bucket keeps versions, undelete the missing entries (remove their "
-           "delete markers); otherwise make a good version current with `k9db versions` and `k9db restore "
-           "--version-id ID` (later writes are lost), or replace the database with `k9db --upload --file DB "
+           " cannot be replayed. If the bucket keeps versions, undelete the missing entries "
+           "(remove their "
+           "delete markers); otherwise make a good version current with `k9db versions` and `k9db "
+           "restore "
+           "--version-id ID` (later writes are lost), or replace the database with `k9db --upload "
+           "--file DB "
            "--force`. Until then the users of this partition get 503";
 }
 

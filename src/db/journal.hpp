@@ -57,7 +57,7 @@ struct JournalPosition {
 
 // Naming and access for one snapshot key's journal.
 class Journal {
-public:
+  public:
     Journal(store::ObjectStore& store, const std::string& snapshot_key);
 
     const std::string& prefix() const { return prefix_; }
@@ -83,7 +83,7 @@ public:
     // Empty on a store without versions, where this cannot be seen.
     std::vector<JournalPosition> doubly_owned();
 
-private:
+  private:
     store::ObjectStore& store_;
     std::string prefix_;
 };
@@ -98,11 +98,13 @@ struct JournalHole {
 };
 
 // The first gap in `seqs` (ascending, all above `after`), counting from after + 1.
-std::optional<JournalHole> first_hole(int partition, std::int64_t after, const std::vector<std::int64_t>& seqs);
+std::optional<JournalHole> first_hole(int partition, std::int64_t after,
+                                      const std::vector<std::int64_t>& seqs);
 
 // What to tell an operator about a hole in the journal of `url` whose snapshot holds
 // the partition up to `snapshot_seq`.
-std::string hole_message(const std::string& url, const JournalHole& hole, std::int64_t snapshot_seq);
+std::string hole_message(const std::string& url, const JournalHole& hole,
+                         std::int64_t snapshot_seq);
 
 inline constexpr const char* kMetaWriter = "k9-writer";
 inline constexpr const char* kMetaNonce = "k9-nonce";

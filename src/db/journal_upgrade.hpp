@@ -24,7 +24,7 @@
 namespace k9::db {
 
 struct UpgradeOptions {
-    int partitions = 0;      // the count the new journal gets
+    int partitions = 0;  // the count the new journal gets
     std::string writer_id;
     std::function<const MutationFn&(const std::string&)> mutation_fn;
 };
@@ -37,7 +37,9 @@ struct UpgradeResult {
 // `db` is open on the downloaded snapshot (`snapshot`; nullopt: none, a new database),
 // migrated, without partitions. Throws StoreError, or std::runtime_error when the single
 // journal is damaged or a replacement by older k9 is half done (retry later).
-UpgradeResult upgrade_to_partitions(store::ObjectStore& store, const std::string& key, LocalDatabase& db,
-                                    const std::optional<store::ObjectInfo>& snapshot, const UpgradeOptions& options);
+UpgradeResult upgrade_to_partitions(store::ObjectStore& store, const std::string& key,
+                                    LocalDatabase& db,
+                                    const std::optional<store::ObjectInfo>& snapshot,
+                                    const UpgradeOptions& options);
 
 }  // namespace k9::db

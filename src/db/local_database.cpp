@@ -12,7 +12,9 @@ namespace stdfs = std::filesystem;
 
 LocalDatabase::LocalDatabase(stdfs::path path) : path_(std::move(path)) {}
 
-LocalDatabase::~LocalDatabase() { close(); }
+LocalDatabase::~LocalDatabase() {
+    close();
+}
 
 std::map<std::string, std::string> LocalDatabase::duckdb_options(const stdfs::path& path) {
     const stdfs::path dir = path.parent_path().empty() ? stdfs::path(".") : path.parent_path();
@@ -55,11 +57,13 @@ void LocalDatabase::load_seqs(duck::Connection& conn) {
     seq_ = meta.rows() == 0 ? 0 : meta.int64(0, 0);
     auto rows = conn.query("SELECT p, seq FROM k9_partitions ORDER BY p");
     const int n = static_cast<int>(rows.rows());
-    if (n > kMaxPartitions) throw std::runtime_error("k9_partitions has more than " + std::to_string(kMaxPartitions) + " rows");
+    if (n > kMaxPartitions)
+        throw std::runtime_error("k9_partitions has more than " + std::to_string(kMaxPartitions) +
+                                 " rows");
     for (int i = 0; i < n; ++i) {
         if (rows.int64(0, static_cast<std::size_t>(i)) != i) {
-            throw std::runtime_error("k9_partitions of " + path_.string() + " is damaged (partition " +
-                                     std::to_string(i) + " missing)");
+            throw std::runtime_error("k9_partitions of " + path_.string() +
+                                     " is damaged (partition " + std::to_string(i) + " missing)");
         }
         partition_seqs_[static_cast<std::size_t>(i)] = rows.int64(1, static_cast<std::size_t>(i));
     }
@@ -83,7 +87,10 @@ void LocalDatabase::count_write(duck::Connection& conn) {
 }
 
 void LocalDatabase::write_partition_seq(duck::Connection& conn, int partition, std::int64_t seq) {
-    conn.prepared("UPDATE k9_partitions SET seq = ? WHERE p = ?").bind(1, seq).bind(2, partition).execute();
+    conn.prepared("UPDATE k9_partitions SET seq = ? WHERE p = ?")
+        .bind(1, seq)
+        .bind(2, partition)
+        .execute();
 }
 
 void LocalDatabase::init_partitions(const PartitionSeqs& seqs) {
@@ -116,7 +123,8 @@ void checkpoint(duck::Connection& conn) {
             return;
         } catch (const duck::Error& e) {
             if (attempt + 1 >= kAttempts ||
-                std::string_view(e.what()).find("other write transactions") == std::string_view::npos) {
+                std::string_view(e.what()).find("other write transactions") ==
+                    std::string_view::npos) {
                 throw;
             }
         }
@@ -131,10 +139,11 @@ LocalDatabase::SnapshotCopy LocalDatabase::copy_for_snapshot() {
     checkpoint(lease.conn());
     const std::string wal = path_.string() + ".wal";
     if (fs::file_size_or_negative(wal) > 0) {
-        throw std::runtime_error("CHECKPOINT left commits in " + wal + "; refusing to upload a snapshot that would miss them");
+        throw std::runtime_error("CHECKPOINT left commits in " + wal +
+                                 "; refusing to upload a snapshot that would miss them");
     }
-    SnapshotCopy copy{fs::TempFile(path_.parent_path(), path_.filename().string() + ".snapshot"), seq_,
-                      partition_seqs(), schema_};
+    SnapshotCopy copy{fs::TempFile(path_.parent_path(), path_.filename().string() + ".snapshot"),
+                      seq_, partition_seqs(), schema_};
     fs::copy_into(path_, copy.file.fd(), copy.file.path());
     return copy;
 }

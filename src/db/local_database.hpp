@@ -34,7 +34,7 @@
 namespace k9::db {
 
 class LocalDatabase {
-public:
+  public:
     explicit LocalDatabase(std::filesystem::path path);
     ~LocalDatabase();
     LocalDatabase(const LocalDatabase&) = delete;
@@ -55,14 +55,14 @@ public:
     // A connection of its own for as long as the Lease lives, on the open file.
     // Throws std::logic_error when the file is closed.
     class Lease {
-    public:
+      public:
         explicit Lease(LocalDatabase& db);
         ~Lease();
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         duck::Connection& conn() { return *conn_; }
 
-    private:
+      private:
         LocalDatabase& db_;
         std::shared_lock<std::shared_mutex> file_lock_;
         std::unique_ptr<duck::Connection> conn_;
@@ -83,13 +83,17 @@ public:
 
     // Journal mode: the partitions (0 until init_partitions or a file that has them).
     int partitions() const { return partitions_; }
-    std::int64_t partition_seq(int partition) const { return partition_seqs_[static_cast<std::size_t>(partition)]; }
+    std::int64_t partition_seq(int partition) const {
+        return partition_seqs_[static_cast<std::size_t>(partition)];
+    }
     PartitionSeqs partition_seqs() const;
     std::int64_t total_seq() const;  // the counter, or the sum of the partitions' seqs
     // Records `seq` as partition p's in the caller's transaction on `conn`; the in-memory
     // seq follows with set_partition_seq() after the commit.
     static void write_partition_seq(duck::Connection& conn, int partition, std::int64_t seq);
-    void set_partition_seq(int partition, std::int64_t seq) { partition_seqs_[static_cast<std::size_t>(partition)] = seq; }
+    void set_partition_seq(int partition, std::int64_t seq) {
+        partition_seqs_[static_cast<std::size_t>(partition)] = seq;
+    }
     // Makes the file hold `seqs` for `seqs.size()` partitions (a new journal layout, or
     // the seqs a replacement snapshot records). Caller holds the write gate exclusively.
     void init_partitions(const PartitionSeqs& seqs);
@@ -106,7 +110,7 @@ public:
     };
     SnapshotCopy copy_for_snapshot();
 
-private:
+  private:
     void load_seqs(duck::Connection& conn);
 
     std::filesystem::path path_;

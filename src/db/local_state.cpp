@@ -9,9 +9,12 @@ namespace k9::db {
 
 std::string to_string(LocalState::Origin origin) {
     switch (origin) {
-        case LocalState::Origin::Downloaded: return "downloaded";
-        case LocalState::Origin::Created: return "created";
-        case LocalState::Origin::Unknown: return "unknown";
+        case LocalState::Origin::Downloaded:
+            return "downloaded";
+        case LocalState::Origin::Created:
+            return "created";
+        case LocalState::Origin::Unknown:
+            return "unknown";
     }
     return "unknown";
 }

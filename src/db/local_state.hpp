@@ -18,11 +18,12 @@ struct LocalState {
     std::string remote;                    // URL of the snapshot object
     Origin origin = Origin::Unknown;       // how the local file came to be
     std::optional<std::string> base_etag;  // remote ETag the file was last equal to
-    std::int64_t base_seq = 0;             // k9_meta.seq (journal: the partitions' sum) at that point
-    int base_schema = 0;                   // schema version at that point
-    std::optional<std::int64_t> last_persist;   // microseconds since the epoch
+    std::int64_t base_seq = 0;  // k9_meta.seq (journal: the partitions' sum) at that point
+    int base_schema = 0;        // schema version at that point
+    std::optional<std::int64_t> last_persist;  // microseconds since the epoch
     std::optional<std::int64_t> last_download;
-    std::string base_seqs;  // journal mode: every partition's seq at that point ("12,0,5"; "" unknown)
+    std::string
+        base_seqs;  // journal mode: every partition's seq at that point ("12,0,5"; "" unknown)
 
     static std::filesystem::path path_for(const std::filesystem::path& db_path);
     // nullopt when there is no state file. A damaged one is reported by throwing.

@@ -39,23 +39,25 @@ nlohmann::json warnings_json(const std::vector<HealthIssue>& warnings) {
 }  // namespace
 
 nlohmann::json ManagerStatus::to_json() const {
-    nlohmann::json j = {{"durability", durability},
-                        {"last_refresh", opt_time(last_refresh)},
-                        {"refresh_lag_ms", refresh_lag_ms ? nlohmann::json(*refresh_lag_ms) : nlohmann::json(nullptr)},
-                        {"db_path", db_path},
-                        {"local_bytes", local_bytes},
-                        {"remote", remote},
-                        {"origin", origin},
-                        {"remote_etag", base_etag ? nlohmann::json(*base_etag) : nlohmann::json(nullptr)},
-                        {"schema_version", schema_version},
-                        {"seq", seq},
-                        {"snapshot_seq", base_seq},
-                        {"pending_writes", pending_writes},
-                        {"last_persist", opt_time(last_persist)},
-                        {"last_download", opt_time(last_download)},
-                        {"problem", problem ? nlohmann::json{{"code", problem->code}, {"message", problem->hint}}
-                                            : nlohmann::json(nullptr)},
-                        {"warnings", warnings_json(warnings)}};
+    nlohmann::json j = {
+        {"durability", durability},
+        {"last_refresh", opt_time(last_refresh)},
+        {"refresh_lag_ms",
+         refresh_lag_ms ? nlohmann::json(*refresh_lag_ms) : nlohmann::json(nullptr)},
+        {"db_path", db_path},
+        {"local_bytes", local_bytes},
+        {"remote", remote},
+        {"origin", origin},
+        {"remote_etag", base_etag ? nlohmann::json(*base_etag) : nlohmann::json(nullptr)},
+        {"schema_version", schema_version},
+        {"seq", seq},
+        {"snapshot_seq", base_seq},
+        {"pending_writes", pending_writes},
+        {"last_persist", opt_time(last_persist)},
+        {"last_download", opt_time(last_download)},
+        {"problem", problem ? nlohmann::json{{"code", problem->code}, {"message", problem->hint}}
+                            : nlohmann::json(nullptr)},
+        {"warnings", warnings_json(warnings)}};
     if (durability == "journal") {
         j["partitions"] = partitions;
         j["longest_tail"] = longest_tail;
@@ -78,17 +80,19 @@ DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::
     options_.db_path = db_.path();
     if (options_.writer_id.empty()) options_.writer_id = new_uuid_v7(system_now() / 1000);
     if (options_.max_batch == 0) options_.max_batch = 1;
-    if (options_.partitions < 1 || options_.partitions > kMaxPartitions) options_.partitions = kDefaultPartitions;
+    if (options_.partitions < 1 || options_.partitions > kMaxPartitions)
+        options_.partitions = kDefaultPartitions;
     if (options_.durability == Durability::Journal) {
         JournalHost& host = *this;
         journal_ = std::make_unique<PartitionedJournal>(
             *store_, options_.key, db_, health_,
-            JournalSettings{options_.journal_retention_s, options_.max_staleness_ms, options_.max_batch,
-                            options_.writer_id},
+            JournalSettings{options_.journal_retention_s, options_.max_staleness_ms,
+                            options_.max_batch, options_.writer_id},
             host);
         compactor_ = std::make_unique<Compactor>(
             *store_, options_.key, db_, *journal_, health_,
-            CompactorSettings{options_.journal_retention_s, options_.writer_id, options_.upload_progress},
+            CompactorSettings{options_.journal_retention_s, options_.writer_id,
+                              options_.upload_progress},
             [this] { reload(); });
     }
 }
@@ -98,7 +102,9 @@ DatabaseManager::~DatabaseManager() {
     process_lock_.reset();
 }
 
-bool DatabaseManager::is_open() const { return db_.is_open(); }
+bool DatabaseManager::is_open() const {
+    return db_.is_open();
+}
 
 void DatabaseManager::open() {
     std::lock_guard lock(open_mutex_);
@@ -112,14 +118,17 @@ duck::Connection& DatabaseManager::get_connection() {
     return db_.own_connection();
 }
 
-int DatabaseManager::partition_of(const std::string& owner) const { return db::partition_of(owner, db_.partitions()); }
+int DatabaseManager::partition_of(const std::string& owner) const {
+    return db::partition_of(owner, db_.partitions());
+}
 
 // ---- Writes and reads -------------------------------------------------------------------
 
 const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
     static const MutationFn sql_fn = apply_sql_mutation;
     if (name == "sql") return sql_fn;
-    if (options_.mutations != nullptr && options_.mutations->contains(name)) return options_.mutations->find(name);
+    if (options_.mutations != nullptr && options_.mutations->contains(name))
+        return options_.mutations->find(name);
     throw std::invalid_argument("unknown mutation '" + name + "'");
 }
 
@@ -130,18 +139,23 @@ nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
     if (!journal_) return apply_snapshot_mode(mutation);
     if (mutation.owner.empty()) {
         throw std::invalid_argument(
-            "refused: a write must name the user whose data it changes (k9db sql --user ID): in journal mode "
-            "(K9_DURABILITY=journal) each user's writes go to one partition of the journal, and a write of "
-            "the whole database has no partition. Run one statement per user, or replace the whole database "
+            "refused: a write must name the user whose data it changes (k9db sql --user ID): in "
+            "journal mode "
+            "(K9_DURABILITY=journal) each user's writes go to one partition of the journal, and a "
+            "write of "
+            "the whole database has no partition. Run one statement per user, or replace the whole "
+            "database "
             "with k9db --upload --file DB --force");
     }
     if (mutation.name == "sql") {
         const std::string sql = mutation.params.value("sql", "");
         if (auto call = nondeterministic_call(sql)) {
-            throw std::invalid_argument(
-                "refused: the statement uses " + *call + "(), whose value differs every time it runs. "
-                "In journal mode (K9_DURABILITY=journal) each write is replayed from its text on the other "
-                "copies of the database, so it must be deterministic: write the value as a literal instead");
+            throw std::invalid_argument("refused: the statement uses " + *call +
+                                        "(), whose value differs every time it runs. "
+                                        "In journal mode (K9_DURABILITY=journal) each write is "
+                                        "replayed from its text on the other "
+                                        "copies of the database, so it must be deterministic: "
+                                        "write the value as a literal instead");
         }
     }
     return journal_->apply(mutation);
@@ -159,7 +173,8 @@ nlohmann::json DatabaseManager::apply_snapshot_mode(const Mutation& mutation) {
         tx.commit();
     } catch (const std::exception& e) {
         // Not acknowledged; DuckDB may be left unusable (a failed WAL write): reopen it.
-        throw local_failure(std::string("committing a write to the local database failed: ") + e.what());
+        throw local_failure(std::string("committing a write to the local database failed: ") +
+                            e.what());
     }
     db_.note_write();
     return result;
@@ -188,8 +203,8 @@ PersistResult DatabaseManager::persist_to_s3() {
     return journal_ ? compact() : persist_snapshot_mode();
 }
 
-void DatabaseManager::remember_snapshot(const store::ObjectInfo& info, std::int64_t seq, const PartitionSeqs& seqs,
-                                        int schema, bool persisted) {
+void DatabaseManager::remember_snapshot(const store::ObjectInfo& info, std::int64_t seq,
+                                        const PartitionSeqs& seqs, int schema, bool persisted) {
     std::lock_guard lock(state_mutex_);
     state_.base_etag = info.etag;
     state_.base_seq = seq;
@@ -208,9 +223,13 @@ PersistResult DatabaseManager::compact() {
                          c.uploaded ? c.snapshot.size : 0, monotonic_ms() - started};
     if (c.uploaded) {
         obs::metrics().duration_ms(obs::kPersistDurationMs, result.duration_ms);
-        obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(c.snapshot.size), obs::Unit::Bytes);
-        log::info("Uploaded a snapshot", {{"remote", remote_url()}, {"seq", total}, {"etag", c.snapshot.etag},
-                                          {"bytes", c.snapshot.size}, {"duration_ms", result.duration_ms}});
+        obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(c.snapshot.size),
+                             obs::Unit::Bytes);
+        log::info("Uploaded a snapshot", {{"remote", remote_url()},
+                                          {"seq", total},
+                                          {"etag", c.snapshot.etag},
+                                          {"bytes", c.snapshot.size},
+                                          {"duration_ms", result.duration_ms}});
     }
     return result;
 }
@@ -234,7 +253,8 @@ PersistResult DatabaseManager::persist_snapshot_mode() {
     store::PutOptions put;
     put.precondition = state.base_etag ? store::Precondition::if_match(*state.base_etag)
                                        : store::Precondition::if_none_match_any();
-    put.metadata = {{kMetaSeq, std::to_string(copy.seq)}, {kMetaSchema, std::to_string(copy.schema)}};
+    put.metadata = {{kMetaSeq, std::to_string(copy.seq)},
+                    {kMetaSchema, std::to_string(copy.schema)}};
     put.progress = options_.upload_progress;
     store::ObjectInfo info;
     try {
@@ -246,20 +266,25 @@ PersistResult DatabaseManager::persist_snapshot_mode() {
         }
         // A retry after a lost response finds its own upload: same bytes, same checksum.
         auto remote = store_->head_if_exists(options_.key);
-        const bool ours = remote && !remote->checksum.empty() && remote->checksum == xxh128_file_hex(copy.file.path());
+        const bool ours = remote && !remote->checksum.empty() &&
+                          remote->checksum == xxh128_file_hex(copy.file.path());
         if (!ours) {
             const std::string why =
                 state.base_etag
-                    ? remote_url() + " changed since this database was downloaded (it was " + *state.base_etag +
-                          ", now " + (remote ? remote->etag : "deleted") + ")"
+                    ? remote_url() + " changed since this database was downloaded (it was " +
+                          *state.base_etag + ", now " + (remote ? remote->etag : "deleted") + ")"
                     : (state.origin == LocalState::Origin::Created
-                           ? remote_url() + " was created by someone else after this database was created here"
-                           : "this local database's origin is unknown and " + remote_url() + " already exists");
+                           ? remote_url() +
+                                 " was created by someone else after this database was created here"
+                           : "this local database's origin is unknown and " + remote_url() +
+                                 " already exists");
             obs::metrics().count(obs::kPersistConflicts);
-            log::error("Persist conflict", {{"remote", remote_url()}, {"pending_writes", copy.seq - state.base_seq}});
+            log::error("Persist conflict",
+                       {{"remote", remote_url()}, {"pending_writes", copy.seq - state.base_seq}});
             throw PersistConflict("persist refused: " + why + ". Nothing was overwritten; your " +
-                                  std::to_string(copy.seq - state.base_seq) + " pending write(s) are still in " +
-                                  path.string() + ". To replace the remote with this file: k9db --upload --file " +
+                                  std::to_string(copy.seq - state.base_seq) +
+                                  " pending write(s) are still in " + path.string() +
+                                  ". To replace the remote with this file: k9db --upload --file " +
                                   path.string() + " --force");
         }
         info = *remote;
@@ -296,7 +321,8 @@ std::int64_t DatabaseManager::longest_tail() {
         base = decode_seqs(state_.base_seqs, static_cast<int>(seqs.size()));
     }
     std::int64_t longest = 0;
-    for (std::size_t p = 0; p < seqs.size(); ++p) longest = std::max(longest, seqs[p] - (base ? (*base)[p] : seqs[p]));
+    for (std::size_t p = 0; p < seqs.size(); ++p)
+        longest = std::max(longest, seqs[p] - (base ? (*base)[p] : seqs[p]));
     return longest;
 }
 
@@ -325,7 +351,8 @@ ManagerStatus DatabaseManager::status() {
     s.problem = health_.blocking();
     s.warnings = health_.warnings();
     s.db_path = options_.db_path.string();
-    s.local_bytes = size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
+    s.local_bytes =
+        size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
     s.remote = remote_url();
     s.pending_writes = s.seq - s.base_seq;
     return s;

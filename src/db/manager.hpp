@@ -61,7 +61,6 @@ enum class Durability {
     Snapshot,
 };
 
-
 struct ManagerOptions {
     std::filesystem::path db_path = "/tmp/k9_api.db";  // K9_DB_PATH
     std::string key;                                   // the snapshot's object key
@@ -82,13 +81,13 @@ void apply_durability(const config::DurabilitySettings& settings, ManagerOptions
 
 // Cold start failed; no database was created or changed.
 class ColdStartError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // The remote snapshot changed since the local file's base; nothing was overwritten.
 class PersistConflict : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -100,7 +99,7 @@ struct ManagerStatus {
     std::string origin;             // downloaded | created | unknown
     std::optional<std::string> base_etag;
     int schema_version = 0;
-    int partitions = 0;  // journal mode
+    int partitions = 0;         // journal mode
     std::int64_t seq = 0;       // writes this copy holds (journal: the partitions' sum)
     std::int64_t base_seq = 0;  // ... and the snapshot it is based on
     std::int64_t pending_writes = 0;
@@ -123,7 +122,7 @@ struct PersistResult {
 };
 
 class DatabaseManager : private JournalHost {
-public:
+  public:
     DatabaseManager(ManagerOptions options, std::shared_ptr<store::ObjectStore> store);
     ~DatabaseManager() override;
     DatabaseManager(const DatabaseManager&) = delete;
@@ -176,7 +175,7 @@ public:
     // The journal partition of an owner (journal mode, once open).
     int partition_of(const std::string& owner) const;
 
-private:
+  private:
     // JournalHost
     const MutationFn& mutation_fn(const std::string& name) const override;
     void reload() override;
@@ -190,8 +189,8 @@ private:
     nlohmann::json apply_snapshot_mode(const Mutation& mutation);
     PersistResult persist_snapshot_mode();
     PersistResult compact();
-    void remember_snapshot(const store::ObjectInfo& info, std::int64_t seq, const PartitionSeqs& seqs, int schema,
-                           bool persisted);
+    void remember_snapshot(const store::ObjectInfo& info, std::int64_t seq,
+                           const PartitionSeqs& seqs, int schema, bool persisted);
 
     // A copy that cannot apply what is in the store. ensure_usable() reloads it
     // (journal mode: from the store; snapshot mode: reopening the local file) or

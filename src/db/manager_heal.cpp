@@ -27,7 +27,9 @@ bool disk_full(const std::exception& e) {
     return std::string_view(e.what()).find("No space left on device") != std::string_view::npos;
 }
 
-std::string mib(std::uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string mib(std::uint64_t bytes) {
+    return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
 
 void remove_file_and_wal(const stdfs::path& path) {
     for (const std::string ext : {"", ".wal"}) {
@@ -52,7 +54,8 @@ void DatabaseManager::ensure_usable() {
     if (!unusable_) return;
     if (last_heal_attempt_.is_set() && last_heal_attempt_.elapsed_ms() < kHealIntervalMs) {
         const auto issue = health_.get(HealthBoard::Slot::Local);
-        throw Unavailable("local_copy_unusable", kUnusableHint, issue ? issue->detail : "the local copy is unusable");
+        throw Unavailable("local_copy_unusable", kUnusableHint,
+                          issue ? issue->detail : "the local copy is unusable");
     }
     last_heal_attempt_ = Instant::now();
     try {
@@ -66,12 +69,14 @@ void DatabaseManager::ensure_usable() {
     } catch (const Unavailable&) {
         throw;  // on the board already
     } catch (const std::exception& e) {
-        throw local_failure(disk_full(e) ? disk_full_message(e) : std::string("reloading failed: ") + e.what());
+        throw local_failure(disk_full(e) ? disk_full_message(e)
+                                         : std::string("reloading failed: ") + e.what());
     }
     unusable_ = false;
     health_.clear(HealthBoard::Slot::Local);
     obs::metrics().count(obs::kCopyReloads);
-    log::info("The local database was reloaded from the store", {{"seq", db_.total_seq()}, {"remote", remote_url()}});
+    log::info("The local database was reloaded from the store",
+              {{"seq", db_.total_seq()}, {"remote", remote_url()}});
 }
 
 void DatabaseManager::reload() {
@@ -92,12 +97,15 @@ void DatabaseManager::reload_file(bool discard_local) {
     try {
         fetched.emplace(fetch_snapshot(*store_, options_.key, path.parent_path(), {}, true));
     } catch (const StoreError& e) {
-        if (!e.is_not_found()) throw;  // no snapshot: a journal can only be this far behind with one
-        throw std::runtime_error("the snapshot " + remote_url() + " is gone; restore a version (k9db versions)");
+        if (!e.is_not_found())
+            throw;  // no snapshot: a journal can only be this far behind with one
+        throw std::runtime_error("the snapshot " + remote_url() +
+                                 " is gone; restore a version (k9db versions)");
     }
     if (!snapshot_partitions(fetched->info)) {
-        throw std::runtime_error(remote_url() + " is not a snapshot of the partitioned journal (k9-journal is not " +
-                                 std::string(kJournalFormat) + "); restore a good version");
+        throw std::runtime_error(
+            remote_url() + " is not a snapshot of the partitioned journal (k9-journal is not " +
+            std::string(kJournalFormat) + "); restore a good version");
     }
     std::unique_lock gate(db_.write_gate());  // no transaction is open now
     db_.close();
@@ -105,7 +113,9 @@ void DatabaseManager::reload_file(bool discard_local) {
         install_snapshot(*fetched, path);
         db_.open();
     } catch (const std::exception& e) {
-        throw local_failure(disk_full(e) ? disk_full_message(e) : std::string("installing the snapshot failed: ") + e.what());
+        throw local_failure(disk_full(e)
+                                ? disk_full_message(e)
+                                : std::string("installing the snapshot failed: ") + e.what());
     }
     journal_->loaded(fetched_at);
     std::lock_guard lock(state_mutex_);
@@ -123,16 +133,19 @@ std::string DatabaseManager::disk_full_message(const std::exception& e) {
     const stdfs::path dir = options_.db_path.parent_path();
     std::string sizes;
     try {
-        if (const auto snapshot = store_->head_if_exists(options_.key)) sizes = ": the snapshot is " + mib(snapshot->size);
+        if (const auto snapshot = store_->head_if_exists(options_.key))
+            sizes = ": the snapshot is " + mib(snapshot->size);
     } catch (const StoreError&) {
     }
     struct statvfs vfs {};
     if (::statvfs(dir.c_str(), &vfs) == 0) {
-        sizes += (sizes.empty() ? ": " : ", and ") + mib(static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize) +
-                 " are free";
+        sizes += (sizes.empty() ? ": " : ", and ") +
+                 mib(static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize) + " are free";
     }
-    return "not enough disk space in " + dir.string() + " for the database" + sizes + " (" + e.what() +
-           "). It needs the snapshot's size plus room for its growth: free space, set K9_DB_PATH to a "
+    return "not enough disk space in " + dir.string() + " for the database" + sizes + " (" +
+           e.what() +
+           "). It needs the snapshot's size plus room for its growth: free space, set K9_DB_PATH "
+           "to a "
            "larger disk, or on Lambda raise the function's EphemeralStorage";
 }
 

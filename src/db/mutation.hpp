@@ -26,7 +26,7 @@ struct Mutation {
 // Thrown by a mutation that cannot apply to the current state. The transaction is
 // rolled back and nothing is counted as written.
 class MutationRejected : public std::runtime_error {
-public:
+  public:
     enum class Reason { NotFound, Conflict, Invalid };
     MutationRejected(Reason why, const std::string& message)
         : std::runtime_error(message), reason(why) {}
@@ -35,16 +35,17 @@ public:
 
 // Applies a mutation on `conn` (inside the manager's transaction) and returns its
 // result as JSON (e.g. the row written).
-using MutationFn = std::function<nlohmann::json(duck::Connection& conn, const nlohmann::json& params)>;
+using MutationFn =
+    std::function<nlohmann::json(duck::Connection& conn, const nlohmann::json& params)>;
 
 class MutationRegistry {
-public:
+  public:
     void add(const std::string& name, MutationFn fn);
     // Throws std::invalid_argument for an unknown name.
     const MutationFn& find(const std::string& name) const;
     bool contains(const std::string& name) const { return fns_.count(name) != 0; }
 
-private:
+  private:
     std::map<std::string, MutationFn> fns_;
 };
 

@@ -16,7 +16,8 @@ using store::StoreError;
 namespace {
 constexpr int kMaxReloads = 3;  // snapshot reloads in one catch-up (compactions racing it)
 constexpr std::size_t kFetchConcurrency = 16;
-constexpr const char* kCorruptHint = "the database's journal is damaged; an operator must repair it";
+constexpr const char* kCorruptHint =
+    "the database's journal is damaged; an operator must repair it";
 }  // namespace
 
 // ---- Catching up ------------------------------------------------------------------------
@@ -25,7 +26,9 @@ std::int64_t PartitionedJournal::snapshot_seq_now(int partition) {
     const auto snapshot = store_.head_if_exists(key_);
     if (!snapshot) return 0;
     const auto seqs = snapshot_partition_seqs(*snapshot);
-    return seqs && partition < static_cast<int>(seqs->size()) ? (*seqs)[static_cast<std::size_t>(partition)] : 0;
+    return seqs && partition < static_cast<int>(seqs->size())
+               ? (*seqs)[static_cast<std::size_t>(partition)]
+               : 0;
 }
 
 std::optional<JournalEntry> PartitionedJournal::read_entry(Partition& part, std::int64_t seq) {
@@ -35,21 +38,24 @@ std::optional<JournalEntry> PartitionedJournal::read_entry(Partition& part, std:
         if (e.kind() != ErrorKind::Corrupt) throw;
         if (!part.damaged) ++damaged_;
         part.damaged = true;
-        throw health_.fail(HealthBoard::Slot::Journal,
-                           {"journal_corrupt", kCorruptHint,
-                            std::string(e.what()) + ". This copy stays at entry " +
-                                std::to_string(db_.partition_seq(part.index)) + " of partition " +
-                                std::to_string(part.index) +
-                                ". If the bucket keeps versions, make the entry's previous version current again; "
-                                "otherwise make a good snapshot current (k9db versions, k9db restore --version-id ID)"});
+        throw health_.fail(
+            HealthBoard::Slot::Journal,
+            {"journal_corrupt", kCorruptHint,
+             std::string(e.what()) + ". This copy stays at entry " +
+                 std::to_string(db_.partition_seq(part.index)) + " of partition " +
+                 std::to_string(part.index) +
+                 ". If the bucket keeps versions, make the entry's previous version current again; "
+                 "otherwise make a good snapshot current (k9db versions, k9db restore --version-id "
+                 "ID)"});
     }
 }
 
 void PartitionedJournal::hole(Partition& part, const JournalHole& h, std::int64_t covered) {
     if (!part.damaged) ++damaged_;
     part.damaged = true;
-    throw health_.fail(HealthBoard::Slot::Journal,
-                       {"journal_corrupt", kCorruptHint, hole_message(store_.url_for(key_), h, covered)});
+    throw health_.fail(
+        HealthBoard::Slot::Journal,
+        {"journal_corrupt", kCorruptHint, hole_message(store_.url_for(key_), h, covered)});
 }
 
 void PartitionedJournal::mark_sound(Partition& part) {
@@ -58,7 +64,8 @@ void PartitionedJournal::mark_sound(Partition& part) {
     if (--damaged_ == 0) health_.clear(HealthBoard::Slot::Journal);
 }
 
-std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch(int partition, const std::vector<std::int64_t>& seqs) {
+std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch(
+    int partition, const std::vector<std::int64_t>& seqs) {
     std::vector<std::optional<JournalEntry>> out(seqs.size());
     std::atomic<std::size_t> next{0};
     std::exception_ptr error;
@@ -83,7 +90,8 @@ std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch(int partition
     return out;
 }
 
-void PartitionedJournal::apply_entries(Partition& part, const std::vector<const JournalEntry*>& entries) {
+void PartitionedJournal::apply_entries(Partition& part,
+                                       const std::vector<const JournalEntry*>& entries) {
     if (entries.empty()) return;
     const JournalEntry* current = entries.front();
     try {
@@ -99,14 +107,16 @@ void PartitionedJournal::apply_entries(Partition& part, const std::vector<const 
         LocalDatabase::write_partition_seq(conn, part.index, entries.back()->seq);
         tx.commit();
     } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
-        throw health_.fail(HealthBoard::Slot::Journal,
-                           {"journal_unreadable", "the database's journal was written by a newer k9; upgrade",
-                            "entry " + std::to_string(current->seq) + " of partition " + std::to_string(part.index) +
-                                " of " + store_.url_for(key_) + " cannot be applied by this k9: " + e.what() +
-                                ". Deploy the k9 that wrote it"});
+        throw health_.fail(
+            HealthBoard::Slot::Journal,
+            {"journal_unreadable", "the database's journal was written by a newer k9; upgrade",
+             "entry " + std::to_string(current->seq) + " of partition " +
+                 std::to_string(part.index) + " of " + store_.url_for(key_) +
+                 " cannot be applied by this k9: " + e.what() + ". Deploy the k9 that wrote it"});
     } catch (const std::exception& e) {
-        throw host_.local_failure("replaying entry " + std::to_string(current->seq) + " of partition " +
-                                  std::to_string(part.index) + " failed: " + e.what());
+        throw host_.local_failure("replaying entry " + std::to_string(current->seq) +
+                                  " of partition " + std::to_string(part.index) +
+                                  " failed: " + e.what());
     }
     db_.set_partition_seq(part.index, entries.back()->seq);
 }
@@ -137,7 +147,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             if (next) {
                 if (auto after = read_entry(part, seq + 2)) {  // more than one: list the rest
                     later = journal_.list(part.index, seq + 1);
-                } 
+                }
             }
         } else if (auto after = read_entry(part, seq + 2)) {
             later = journal_.list(part.index, seq + 1);
@@ -145,7 +155,8 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         if (!next) {
             if (later.empty()) {
                 // Nothing above this copy, unless a compaction removed it while we looked away.
-                if (part.fence_holds(settings_.retention_s) || snapshot_seq_now(part.index) <= seq) {
+                if (part.fence_holds(settings_.retention_s) ||
+                    snapshot_seq_now(part.index) <= seq) {
                     part.looked(looked, looked_ms);
                     mark_sound(part);
                     return;
@@ -153,7 +164,9 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             }
             const std::int64_t covered = snapshot_seq_now(part.index);
             if (covered <= seq || round >= kMaxReloads) {
-                hole(part, JournalHole{part.index, seq + 1, later.empty() ? seq + 1 : later.front() - 1}, covered);
+                hole(part,
+                     JournalHole{part.index, seq + 1, later.empty() ? seq + 1 : later.front() - 1},
+                     covered);
             }
             log::info("This copy is behind a compaction; reloading the snapshot",
                       {{"partition", part.index}, {"seq", seq}, {"snapshot_seq", covered}});
@@ -289,7 +302,8 @@ void PartitionedJournal::note_failure(std::exception_ptr e) {
     } catch (const StoreError& s) {
         if (!s.is_precondition_failed() && !s.is_not_found()) {
             health_.set(HealthBoard::Slot::Store,
-                        {"store_unavailable", "the database store is unavailable; retry shortly", s.what()});
+                        {"store_unavailable", "the database store is unavailable; retry shortly",
+                         s.what()});
         }
     } catch (...) {
     }

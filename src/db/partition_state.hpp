@@ -25,7 +25,7 @@ struct PartitionedJournal::Partition {
     // When this copy last knew the partition had no entry above its seq: the reference of
     // the fencing fast path, and of K9_MAX_STALENESS_MS.
     std::mutex look_mutex;
-    Instant fence_ref;             // guarded by look_mutex
+    Instant fence_ref;                       // guarded by look_mutex
     std::atomic<double> fresh_at_ms{-1e18};  // monotonic; far past: never fresh
 
     // Shared probes: readers wait for a probe that started after they arrived.
@@ -44,7 +44,8 @@ struct PartitionedJournal::Partition {
     // have been pruned (see fenced_out).
     bool fence_holds(std::int64_t retention_s) {
         std::lock_guard lock(look_mutex);
-        return fence_ref.is_set() && fence_ref.elapsed_ms() < static_cast<double>(retention_s) * 1000.0 / 2;
+        return fence_ref.is_set() &&
+               fence_ref.elapsed_ms() < static_cast<double>(retention_s) * 1000.0 / 2;
     }
 };
 

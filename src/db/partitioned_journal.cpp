@@ -38,9 +38,15 @@ struct PartitionedJournal::PendingWrite {
     }
 };
 
-PartitionedJournal::PartitionedJournal(store::ObjectStore& store, const std::string& key, LocalDatabase& db,
-                                       HealthBoard& health, JournalSettings settings, JournalHost& host)
-    : store_(store), key_(key), journal_(store, key), db_(db), health_(health), settings_(std::move(settings)),
+PartitionedJournal::PartitionedJournal(store::ObjectStore& store, const std::string& key,
+                                       LocalDatabase& db, HealthBoard& health,
+                                       JournalSettings settings, JournalHost& host)
+    : store_(store),
+      key_(key),
+      journal_(store, key),
+      db_(db),
+      health_(health),
+      settings_(std::move(settings)),
       host_(host) {
     if (settings_.max_batch == 0) settings_.max_batch = 1;
     for (int i = 0; i < kMaxPartitions; ++i) parts_.push_back(std::make_unique<Partition>(i));
@@ -59,7 +65,8 @@ void PartitionedJournal::loaded(Instant fetched_at) {
 // ---- Writes -----------------------------------------------------------------------------
 
 nlohmann::json PartitionedJournal::apply(const Mutation& mutation) {
-    Partition& part = *parts_[static_cast<std::size_t>(partition_of(mutation.owner, db_.partitions()))];
+    Partition& part =
+        *parts_[static_cast<std::size_t>(partition_of(mutation.owner, db_.partitions()))];
     auto mine = std::make_shared<PendingWrite>();
     mine->mutation = mutation;
     auto result = mine->promise.get_future();
@@ -80,7 +87,8 @@ nlohmann::json PartitionedJournal::apply(const Mutation& mutation) {
             std::lock_guard q(part.queue_mutex);
             const std::size_t n = std::min(part.queue.size(), settings_.max_batch);
             batch.assign(part.queue.begin(), part.queue.begin() + static_cast<std::ptrdiff_t>(n));
-            part.queue.erase(part.queue.begin(), part.queue.begin() + static_cast<std::ptrdiff_t>(n));
+            part.queue.erase(part.queue.begin(),
+                             part.queue.begin() + static_cast<std::ptrdiff_t>(n));
         }
         try {
             // A partition found damaged is read again first: a new entry must never fill a hole.
@@ -94,15 +102,18 @@ nlohmann::json PartitionedJournal::apply(const Mutation& mutation) {
             }
         }
         for (auto& p : batch) {
-            if (!p->done) p->fail(std::make_exception_ptr(std::logic_error("a journal batch ended without an answer")));
+            if (!p->done)
+                p->fail(std::make_exception_ptr(
+                    std::logic_error("a journal batch ended without an answer")));
         }
     }
     return result.get();
 }
 
-void PartitionedJournal::commit_batch(Partition& part, std::vector<std::shared_ptr<PendingWrite>>& batch) {
-    bool rerun = false;       // the batch runs again on state another writer changed
-    bool checked = false;     // a rejection is answered only on state known to be fresh
+void PartitionedJournal::commit_batch(Partition& part,
+                                      std::vector<std::shared_ptr<PendingWrite>>& batch) {
+    bool rerun = false;    // the batch runs again on state another writer changed
+    bool checked = false;  // a rejection is answered only on state known to be fresh
     bool catch_up_first = false;
     for (int attempt = 0;; ++attempt) {
         if (catch_up_first) {
@@ -110,10 +121,11 @@ void PartitionedJournal::commit_batch(Partition& part, std::vector<std::shared_p
             catch_up_locked(part);
         }
         if (attempt >= kMaxCommitAttempts) {
-            const auto e = std::make_exception_ptr(StoreError(
-                ErrorKind::Transient, "could not append to partition " + std::to_string(part.index) + " of the journal of " +
-                                          store_.url_for(key_) + " after " + std::to_string(attempt) +
-                                          " rounds of losing to other writers"));
+            const auto e = std::make_exception_ptr(
+                StoreError(ErrorKind::Transient,
+                           "could not append to partition " + std::to_string(part.index) +
+                               " of the journal of " + store_.url_for(key_) + " after " +
+                               std::to_string(attempt) + " rounds of losing to other writers"));
             for (auto& p : batch) {
                 if (!p->done) p->fail(e);
             }
@@ -135,7 +147,8 @@ void PartitionedJournal::commit_batch(Partition& part, std::vector<std::shared_p
             for (auto& p : batch) {
                 if (p->done) continue;
                 try {
-                    results.push_back(host_.mutation_fn(p->mutation.name)(conn, p->mutation.params));
+                    results.push_back(
+                        host_.mutation_fn(p->mutation.name)(conn, p->mutation.params));
                     applied.push_back(p);
                 } catch (const MutationRejected& e) {
                     tx.reset();  // rolls back the others too: they run again below
@@ -146,9 +159,11 @@ void PartitionedJournal::commit_batch(Partition& part, std::vector<std::shared_p
                         break;
                     }
                     if (rerun) {
-                        p->fail(std::make_exception_ptr(MutationRejected(
-                            MutationRejected::Reason::Conflict,
-                            std::string("this change conflicts with a concurrent write by another container: ") + e.what())));
+                        p->fail(std::make_exception_ptr(
+                            MutationRejected(MutationRejected::Reason::Conflict,
+                                             std::string("this change conflicts with a concurrent "
+                                                         "write by another container: ") +
+                                                 e.what())));
                     } else {
                         p->fail(std::current_exception());
                     }
@@ -214,17 +229,20 @@ void PartitionedJournal::commit_batch(Partition& part, std::vector<std::shared_p
                     tx->commit();
                 } catch (const std::exception& e) {
                     tx.reset();
-                    host_.local_failure("committing entry " + std::to_string(entry.seq) + " of partition " +
-                                        std::to_string(part.index) +
-                                        " to the local database failed after the entry was stored: " + e.what());
-                    for (std::size_t i = 0; i < applied.size(); ++i) applied[i]->succeed(std::move(results[i]));
+                    host_.local_failure(
+                        "committing entry " + std::to_string(entry.seq) + " of partition " +
+                        std::to_string(part.index) +
+                        " to the local database failed after the entry was stored: " + e.what());
+                    for (std::size_t i = 0; i < applied.size(); ++i)
+                        applied[i]->succeed(std::move(results[i]));
                     return;
                 }
                 db_.set_partition_seq(part.index, entry.seq);
                 part.looked(sent, sent_ms);  // nobody can write seq + 2 before our seq + 1 landed
                 crash_point("journal.committed");
                 obs::metrics().duration_ms(obs::kJournalAppendMs, monotonic_ms() - started);
-                for (std::size_t i = 0; i < applied.size(); ++i) applied[i]->succeed(std::move(results[i]));
+                for (std::size_t i = 0; i < applied.size(); ++i)
+                    applied[i]->succeed(std::move(results[i]));
                 return;
             }
         }  // the transaction is rolled back, the gate released
@@ -257,9 +275,10 @@ bool PartitionedJournal::fenced_out(Partition& part, std::int64_t seq) {
     if (part.fence_holds(settings_.retention_s)) return false;
     const std::int64_t covered = snapshot_seq_now(part.index);
     if (covered < seq) return false;
-    log::warning("A journal append landed below the snapshot (this writer was paused for long); "
-                 "it is withdrawn and the write applied again on the current state",
-                 {{"partition", part.index}, {"seq", seq}, {"snapshot_seq", covered}});
+    log::warning(
+        "A journal append landed below the snapshot (this writer was paused for long); "
+        "it is withdrawn and the write applied again on the current state",
+        {{"partition", part.index}, {"seq", seq}, {"snapshot_seq", covered}});
     return true;
 }
 

@@ -44,7 +44,7 @@
 namespace k9::db {
 
 struct JournalSettings {
-    std::int64_t retention_s = 3600;  // K9_JOURNAL_RETENTION
+    std::int64_t retention_s = 3600;    // K9_JOURNAL_RETENTION
     std::int64_t max_staleness_ms = 0;  // K9_MAX_STALENESS_MS
     std::size_t max_batch = 256;        // mutations per entry
     std::string writer_id;
@@ -52,7 +52,7 @@ struct JournalSettings {
 
 // What the journal needs from the manager that owns it.
 class JournalHost {
-public:
+  public:
     virtual ~JournalHost() = default;
     virtual const MutationFn& mutation_fn(const std::string& name) const = 0;
     // Replaces the local file with the current snapshot: a compaction or a replacement
@@ -64,9 +64,9 @@ public:
 };
 
 class PartitionedJournal {
-public:
-    PartitionedJournal(store::ObjectStore& store, const std::string& key, LocalDatabase& db, HealthBoard& health,
-                       JournalSettings settings, JournalHost& host);
+  public:
+    PartitionedJournal(store::ObjectStore& store, const std::string& key, LocalDatabase& db,
+                       HealthBoard& health, JournalSettings settings, JournalHost& host);
     ~PartitionedJournal();
 
     Journal& journal() { return journal_; }
@@ -90,7 +90,7 @@ public:
     Micros last_refresh() const { return last_refresh_at_; }
     double last_refresh_ms() const { return last_refresh_ms_; }
 
-private:
+  private:
     struct Partition;
     struct PendingWrite;
 
@@ -105,7 +105,8 @@ private:
     void apply_entries(Partition& part, const std::vector<const JournalEntry*>& entries);
     // The entries at `seqs` of the partition, fetched in parallel, in order; nullopt
     // where one is missing.
-    std::vector<std::optional<JournalEntry>> fetch(int partition, const std::vector<std::int64_t>& seqs);
+    std::vector<std::optional<JournalEntry>> fetch(int partition,
+                                                   const std::vector<std::int64_t>& seqs);
     std::optional<JournalEntry> read_entry(Partition& part, std::int64_t seq);
     // The snapshot's seq of the partition (0 when there is no snapshot or it records none).
     std::int64_t snapshot_seq_now(int partition);

@@ -18,10 +18,13 @@ namespace {
 
 constexpr int kAttempts = 20;
 
-std::string nonce() { return to_hex(sha256(random_bytes(16))).substr(0, 16); }
+std::string nonce() {
+    return to_hex(sha256(random_bytes(16))).substr(0, 16);
+}
 
 // Claims the next seq of one partition with a reset entry, after `head`; returns it.
-std::int64_t claim_reset(Journal& journal, int partition, std::int64_t head, const std::string& writer) {
+std::int64_t claim_reset(Journal& journal, int partition, std::int64_t head,
+                         const std::string& writer) {
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         JournalEntry reset{partition, head + 1, writer, nonce(), {}, true};
         if (journal.append(reset) == Journal::AppendResult::Appended) return reset.seq;
@@ -30,20 +33,22 @@ std::int64_t claim_reset(Journal& journal, int partition, std::int64_t head, con
         const auto later = journal.list(partition, reset.seq);
         head = later.empty() ? reset.seq : later.back();
     }
-    throw StoreError(store::ErrorKind::Transient, "could not claim a seq of partition " + std::to_string(partition) +
-                                                       " for the replacement: writers keep taking them");
+    throw StoreError(store::ErrorKind::Transient,
+                     "could not claim a seq of partition " + std::to_string(partition) +
+                         " for the replacement: writers keep taking them");
 }
 
 // A reset at the next seq of every partition (in parallel); returns their seqs.
-PartitionSeqs claim_resets(store::ObjectStore& store, const std::string& key, const PartitionSeqs& snapshot_seqs,
-                           const std::string& writer) {
+PartitionSeqs claim_resets(store::ObjectStore& store, const std::string& key,
+                           const PartitionSeqs& snapshot_seqs, const std::string& writer) {
     Journal journal(store, key);
     const auto listing = journal.list_all();
     PartitionSeqs resets(snapshot_seqs.size());
     std::vector<std::future<void>> claims;
     for (std::size_t p = 0; p < snapshot_seqs.size(); ++p) {
         std::int64_t head = snapshot_seqs[p];
-        if (const auto it = listing.find(static_cast<int>(p)); it != listing.end() && !it->second.empty()) {
+        if (const auto it = listing.find(static_cast<int>(p));
+            it != listing.end() && !it->second.empty()) {
             head = std::max(head, it->second.back());
         }
         claims.push_back(std::async(std::launch::async, [&, p, head] {
@@ -57,29 +62,37 @@ PartitionSeqs claim_resets(store::ObjectStore& store, const std::string& key, co
 
 // Closes the single journal of older k9 (see journal_upgrade.hpp): older k9 stops at
 // the upgrade entry; what is before it is superseded by the replacement.
-void close_single_journal(store::ObjectStore& store, const std::string& key, const std::string& writer) {
+void close_single_journal(store::ObjectStore& store, const std::string& key,
+                          const std::string& writer) {
     Journal journal(store, key);
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const auto seqs = journal.list(-1, 0);
-        const JournalEntry marker{-1, seqs.empty() ? 1 : seqs.back() + 1, writer, nonce(), {}, false, true};
+        const JournalEntry marker{
+            -1, seqs.empty() ? 1 : seqs.back() + 1, writer, nonce(), {}, false, true};
         if (journal.append(marker) == Journal::AppendResult::Appended) return;
         const auto there = journal.read(-1, marker.seq);
         if (there && (there->upgrade || there->same_attempt(marker))) return;
     }
-    throw StoreError(store::ErrorKind::Transient, "could not close the journal of " + store.url_for(key));
+    throw StoreError(store::ErrorKind::Transient,
+                     "could not close the journal of " + store.url_for(key));
 }
 
 // A copy of `file` that says it holds every partition up to `seqs`.
 fs::TempFile marked_copy(const stdfs::path& file, const PartitionSeqs& seqs) {
-    fs::TempFile tmp(file.parent_path().empty() ? stdfs::path(".") : file.parent_path(), "k9-replace");
+    fs::TempFile tmp(file.parent_path().empty() ? stdfs::path(".") : file.parent_path(),
+                     "k9-replace");
     fs::copy_into(file, tmp.fd(), tmp.path());
     {
         duck::Database db(tmp.path(), {});
         duck::Connection c(db);
-        c.execute("CREATE TABLE IF NOT EXISTS k9_partitions (p INTEGER NOT NULL, seq BIGINT NOT NULL)");
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS k9_partitions (p INTEGER NOT NULL, seq BIGINT NOT NULL)");
         c.execute("DELETE FROM k9_partitions");
         for (std::size_t p = 0; p < seqs.size(); ++p) {
-            c.prepare("INSERT INTO k9_partitions VALUES (?, ?)").bind(1, static_cast<std::int64_t>(p)).bind(2, seqs[p]).execute();
+            c.prepare("INSERT INTO k9_partitions VALUES (?, ?)")
+                .bind(1, static_cast<std::int64_t>(p))
+                .bind(2, seqs[p])
+                .execute();
         }
         c.execute("CHECKPOINT");
     }
@@ -99,8 +112,8 @@ int schema_of(const store::Metadata& metadata) {
 
 }  // namespace
 
-store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string& key, const stdfs::path& file,
-                                   const ReplaceOptions& options) {
+store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string& key,
+                                   const stdfs::path& file, const ReplaceOptions& options) {
     store::PutOptions put;
     put.metadata = options.metadata;
     put.progress = options.progress;
@@ -122,7 +135,8 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
         resets = PartitionSeqs(static_cast<std::size_t>(options.partitions), 0);
     }
     fs::TempFile copy = marked_copy(file, resets);
-    put.metadata = partitioned_snapshot_metadata(resets, schema_of(options.metadata), options.writer_id);
+    put.metadata =
+        partitioned_snapshot_metadata(resets, schema_of(options.metadata), options.writer_id);
     // Writers cannot pass the resets until this upload lands; a compaction of what they
     // had may still change the ETag meanwhile: take its ETag and try again.
     for (int attempt = 0;; ++attempt) {
@@ -136,7 +150,8 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
                     if ((*seqs)[p] >= resets[p]) throw;  // someone else replaced it: do not clobber
                 }
             }
-            put.precondition = now ? store::Precondition::if_match(now->etag) : store::Precondition::if_none_match_any();
+            put.precondition = now ? store::Precondition::if_match(now->etag)
+                                   : store::Precondition::if_none_match_any();
             log::info("The snapshot changed during the replacement (a compaction); trying again");
         }
     }

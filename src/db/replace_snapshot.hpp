@@ -30,6 +30,7 @@ struct ReplaceOptions {
 
 // Throws StoreError; PreconditionFailed when the snapshot changed under us.
 store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string& key,
-                                   const std::filesystem::path& file, const ReplaceOptions& options);
+                                   const std::filesystem::path& file,
+                                   const ReplaceOptions& options);
 
 }  // namespace k9::db

@@ -36,7 +36,8 @@ std::int64_t snapshot_seq(const store::ObjectInfo& info) {
 std::optional<int> snapshot_partitions(const store::ObjectInfo& info) {
     const auto journal = info.metadata.find(kMetaJournal);
     const auto count = info.metadata.find(kMetaPartitions);
-    if (journal == info.metadata.end() || journal->second != kJournalFormat || count == info.metadata.end()) {
+    if (journal == info.metadata.end() || journal->second != kJournalFormat ||
+        count == info.metadata.end()) {
         return std::nullopt;
     }
     try {
@@ -55,7 +56,8 @@ std::optional<PartitionSeqs> snapshot_partition_seqs(const store::ObjectInfo& in
     return decode_seqs(seqs->second, *n);
 }
 
-store::Metadata partitioned_snapshot_metadata(const PartitionSeqs& seqs, int schema, const std::string& writer) {
+store::Metadata partitioned_snapshot_metadata(const PartitionSeqs& seqs, int schema,
+                                              const std::string& writer) {
     return {{kMetaJournal, kJournalFormat},
             {kMetaPartitions, std::to_string(seqs.size())},
             {kMetaSeqs, encode_seqs(seqs)},
@@ -84,8 +86,9 @@ void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info
     }
     if (!has_duckdb_magic(file)) {
         throw StoreError(ErrorKind::Corrupt,
-                         source_url + " is not a DuckDB database (no 'DUCK' magic at byte 8); "
-                                      "replace it with k9db --upload --file <db> --force");
+                         source_url +
+                             " is not a DuckDB database (no 'DUCK' magic at byte 8); "
+                             "replace it with k9db --upload --file <db> --force");
     }
     if (!open_check) return;
     try {

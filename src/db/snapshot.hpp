@@ -19,9 +19,10 @@
 namespace k9::db {
 
 // Object metadata k9 writes on snapshots (the checksum is the store's own).
-inline constexpr const char* kMetaSeq = "k9-seq";  // snapshot mode, and the single journal of older k9
+inline constexpr const char* kMetaSeq =
+    "k9-seq";  // snapshot mode, and the single journal of older k9
 inline constexpr const char* kMetaSchema = "k9-schema";
-inline constexpr const char* kMetaJournal = "k9-journal";        // "2": made for the partitioned journal
+inline constexpr const char* kMetaJournal = "k9-journal";  // "2": made for the partitioned journal
 inline constexpr const char* kMetaPartitions = "k9-partitions";  // the journal's partition count
 inline constexpr const char* kMetaSeqs = "k9-seqs";              // every partition's seq: "12,0,5"
 inline constexpr const char* kJournalFormat = "2";
@@ -35,7 +36,8 @@ std::optional<int> snapshot_partitions(const store::ObjectInfo& info);
 // Every partition's seq a partitioned-journal snapshot records; nullopt for any other.
 std::optional<PartitionSeqs> snapshot_partition_seqs(const store::ObjectInfo& info);
 // The metadata of a partitioned-journal snapshot.
-store::Metadata partitioned_snapshot_metadata(const PartitionSeqs& seqs, int schema, const std::string& writer);
+store::Metadata partitioned_snapshot_metadata(const PartitionSeqs& seqs, int schema,
+                                              const std::string& writer);
 
 // True when the file starts like a DuckDB database ("DUCK" at byte 8).
 bool has_duckdb_magic(const std::filesystem::path& path);

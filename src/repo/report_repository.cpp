@@ -30,14 +30,16 @@ Report report_at(const duck::Result& r, std::size_t row) {
     rep.date = r.text(3, row);
     rep.user_id = r.text(4, row);
     rep.reference = json::parse(r.text(5, row));
-    if (auto fav = r.optional_text(6, row)) rep.favorites = json::parse(*fav).get<std::vector<std::string>>();
+    if (auto fav = r.optional_text(6, row))
+        rep.favorites = json::parse(*fav).get<std::vector<std::string>>();
     rep.created_at = r.int64(7, row);
     rep.updated_at = r.int64(8, row);
     return rep;
 }
 
 [[noreturn]] void not_found(const std::string& report_id) {
-    throw MutationRejected(MutationRejected::Reason::NotFound, "report " + report_id + " not found");
+    throw MutationRejected(MutationRejected::Reason::NotFound,
+                           "report " + report_id + " not found");
 }
 
 void check_favorites(const std::vector<std::string>& ids) {
@@ -62,7 +64,10 @@ json write_favorites(duck::Connection& conn, Report& r, std::vector<std::string>
     r.favorites = std::move(favs);
     r.updated_at = now;
     conn.prepared("UPDATE reports SET favorites = ?, updated_at = ? WHERE id = ? AND user_id = ?")
-        .bind(1, json(r.favorites).dump()).bind_timestamp(2, now).bind(3, r.id).bind(4, r.user_id)
+        .bind(1, json(r.favorites).dump())
+        .bind_timestamp(2, now)
+        .bind(3, r.id)
+        .bind(4, r.user_id)
         .execute();
     return r.to_json();
 }
@@ -86,8 +91,9 @@ json apply_create(duck::Connection& conn, const json& p) {
     r.reference = p.at("reference");
     r.favorites = p.at("favorites").get<std::vector<std::string>>();
     r.created_at = r.updated_at = p.at("now").get<Micros>();
-    conn.prepared("INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
-                 "created_at, updated_at) VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)")
+    conn.prepared(
+            "INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
+            "created_at, updated_at) VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)")
         .bind(1, p.at("id").get<std::string>())
         .bind(2, p.at("title").get<std::string>())
         .bind(3, p.at("author").get<std::string>())
@@ -108,10 +114,16 @@ json apply_update(duck::Connection& conn, const json& p) {
     if (p.contains("date")) r.date = p["date"].get<std::string>();
     if (p.contains("reference")) r.reference = p["reference"];
     r.updated_at = p.at("now").get<Micros>();
-    conn.prepared("UPDATE reports SET title = ?, author = ?, date = CAST(? AS DATE), reference = ?, "
-                 "updated_at = ? WHERE id = ? AND user_id = ?")
-        .bind(1, r.title).bind(2, r.author).bind(3, r.date).bind(4, r.reference.dump())
-        .bind_timestamp(5, r.updated_at).bind(6, r.id).bind(7, r.user_id)
+    conn.prepared(
+            "UPDATE reports SET title = ?, author = ?, date = CAST(? AS DATE), reference = ?, "
+            "updated_at = ? WHERE id = ? AND user_id = ?")
+        .bind(1, r.title)
+        .bind(2, r.author)
+        .bind(3, r.date)
+        .bind(4, r.reference.dump())
+        .bind_timestamp(5, r.updated_at)
+        .bind(6, r.id)
+        .bind(7, r.user_id)
         .execute();
     return r.to_json();
 }
@@ -119,7 +131,8 @@ json apply_update(duck::Connection& conn, const json& p) {
 json apply_delete(duck::Connection& conn, const json& p) {
     const std::string id = p.at("id").get<std::string>();
     auto r = conn.prepared("DELETE FROM reports WHERE id = ? AND user_id = ?")
-                 .bind(1, id).bind(2, p.at("user_id").get<std::string>())
+                 .bind(1, id)
+                 .bind(2, p.at("user_id").get<std::string>())
                  .execute();
     if (r.rows_changed() == 0) not_found(id);
     return {{"id", id}, {"deleted", true}};
@@ -147,7 +160,8 @@ json apply_set_favorite(duck::Connection& conn, const json& p) {
 
 json apply_replace_favorites(duck::Connection& conn, const json& p) {
     Report r = existing(conn, p);
-    return write_favorites(conn, r, p.at("favorites").get<std::vector<std::string>>(), p.at("now").get<Micros>());
+    return write_favorites(conn, r, p.at("favorites").get<std::vector<std::string>>(),
+                           p.at("now").get<Micros>());
 }
 
 // Cursor: base64url("<created_at micros>:<id>") of the last item on a page.
@@ -174,8 +188,10 @@ std::pair<Micros, std::string> decode_cursor(const std::string& cursor) {
 
 std::optional<Report> find_report(duck::Connection& conn, const std::string& user_id,
                                   const std::string& report_id) {
-    auto r = conn.prepared(std::string("SELECT ") + kColumns + " FROM reports WHERE id = ? AND user_id = ?")
-                 .bind(1, report_id).bind(2, user_id)
+    auto r = conn.prepared(std::string("SELECT ") + kColumns +
+                           " FROM reports WHERE id = ? AND user_id = ?")
+                 .bind(1, report_id)
+                 .bind(2, user_id)
                  .execute();
     if (r.rows() == 0) return std::nullopt;
     return report_at(r, 0);
@@ -204,16 +220,19 @@ ReportPage ReportRepository::list_for_user(const std::string& user_id, std::size
         stmt.bind(i++, static_cast<std::int64_t>(limit + 1));
         auto r = stmt.execute();
         ReportPage page;
-        for (std::size_t row = 0; row < r.rows() && row < limit; ++row) page.items.push_back(report_at(r, row));
+        for (std::size_t row = 0; row < r.rows() && row < limit; ++row)
+            page.items.push_back(report_at(r, row));
         if (r.rows() > limit) page.next_cursor = encode_cursor(page.items.back());
         return page;
     });
 }
 
-std::optional<Report> ReportRepository::get(const std::string& user_id, const std::string& report_id) {
+std::optional<Report> ReportRepository::get(const std::string& user_id,
+                                            const std::string& report_id) {
     check_id("user_id", user_id);
     check_id("report_id", report_id);
-    return manager_.read([&](duck::Connection& conn) { return find_report(conn, user_id, report_id); });
+    return manager_.read(
+        [&](duck::Connection& conn) { return find_report(conn, user_id, report_id); });
 }
 
 Report ReportRepository::create(const std::string& user_id, const NewReport& report) {
@@ -226,15 +245,15 @@ Report ReportRepository::create(const std::string& user_id, const NewReport& rep
     const Micros now = clock_();
     const std::string id = new_uuid_v7(now / 1000);
     return Report::from_json(manager_.apply({kCreate,
-                                            {{"id", id},
-                                             {"user_id", user_id},
-                                             {"title", report.title},
-                                             {"author", report.author},
-                                             {"date", report.date},
-                                             {"reference", report.reference},
-                                             {"favorites", unique_in_order(report.favorites)},
-                                             {"now", now}},
-                                            user_id}));
+                                             {{"id", id},
+                                              {"user_id", user_id},
+                                              {"title", report.title},
+                                              {"author", report.author},
+                                              {"date", report.date},
+                                              {"reference", report.reference},
+                                              {"favorites", unique_in_order(report.favorites)},
+                                              {"now", now}},
+                                             user_id}));
 }
 
 Report ReportRepository::update(const std::string& user_id, const std::string& report_id,
@@ -264,9 +283,12 @@ Report ReportRepository::set_favorite(const std::string& user_id, const std::str
     check_id("report_id", report_id);
     check_id("product_id", product_id);
     return Report::from_json(manager_.apply({kSetFavorite,
-                                            {{"id", report_id}, {"user_id", user_id}, {"product_id", product_id},
-                                             {"favorite", favorite}, {"now", clock_()}},
-                                            user_id}));
+                                             {{"id", report_id},
+                                              {"user_id", user_id},
+                                              {"product_id", product_id},
+                                              {"favorite", favorite},
+                                              {"now", clock_()}},
+                                             user_id}));
 }
 
 Report ReportRepository::replace_favorites(const std::string& user_id, const std::string& report_id,
@@ -275,9 +297,11 @@ Report ReportRepository::replace_favorites(const std::string& user_id, const std
     check_id("report_id", report_id);
     check_favorites(product_ids);
     return Report::from_json(manager_.apply({kReplaceFavorites,
-                                            {{"id", report_id}, {"user_id", user_id},
-                                             {"favorites", unique_in_order(product_ids)}, {"now", clock_()}},
-                                            user_id}));
+                                             {{"id", report_id},
+                                              {"user_id", user_id},
+                                              {"favorites", unique_in_order(product_ids)},
+                                              {"now", clock_()}},
+                                             user_id}));
 }
 
 void ReportRepository::register_mutations(db::MutationRegistry& registry) {

@@ -41,16 +41,27 @@ json apply_upsert_profile(duck::Connection& conn, const json& p) {
     const std::optional<std::string> prefs =
         u.preferences.is_null() ? std::nullopt : std::optional<std::string>(u.preferences.dump());
     if (existing) {
-        conn.prepared("UPDATE users SET name = ?, email = ?, avatar_url = ?, preferences = ?, "
-                     "updated_at = ? WHERE user_id = ?")
-            .bind(1, u.name).bind(2, u.email).bind(3, u.avatar_url).bind(4, prefs)
-            .bind_timestamp(5, u.updated_at).bind(6, u.user_id)
+        conn.prepared(
+                "UPDATE users SET name = ?, email = ?, avatar_url = ?, preferences = ?, "
+                "updated_at = ? WHERE user_id = ?")
+            .bind(1, u.name)
+            .bind(2, u.email)
+            .bind(3, u.avatar_url)
+            .bind(4, prefs)
+            .bind_timestamp(5, u.updated_at)
+            .bind(6, u.user_id)
             .execute();
     } else {
-        conn.prepared("INSERT INTO users (user_id, name, email, avatar_url, preferences, created_at, "
-                     "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(1, u.user_id).bind(2, u.name).bind(3, u.email).bind(4, u.avatar_url)
-            .bind(5, prefs).bind_timestamp(6, u.created_at).bind_timestamp(7, u.updated_at)
+        conn.prepared(
+                "INSERT INTO users (user_id, name, email, avatar_url, preferences, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(1, u.user_id)
+            .bind(2, u.name)
+            .bind(3, u.email)
+            .bind(4, u.avatar_url)
+            .bind(5, prefs)
+            .bind_timestamp(6, u.created_at)
+            .bind_timestamp(7, u.updated_at)
             .execute();
     }
     return u.to_json();

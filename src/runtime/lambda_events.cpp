@@ -284,8 +284,6 @@ ParsedEvent parse_v2(const json& event) {
     return parsed;
 }
 
-
-
 }  // namespace
 
 std::string_view to_string(EventKind kind) {

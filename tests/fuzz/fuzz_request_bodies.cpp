@@ -51,8 +51,9 @@ class Harness {
         k9::log::set_threshold(k9::log::Level::Error);  // a 500 still logs why
         const std::int64_t now_s = k9::system_now() / 1'000'000;
         constexpr std::int64_t kTenYears = 10LL * 365 * 86400;
-        token_ = "Bearer " + api::mint_hs256({{"sub", kUser}, {"iat", now_s}, {"exp", now_s + kTenYears}},
-                                             kSecret);
+        token_ =
+            "Bearer " +
+            api::mint_hs256({{"sub", kUser}, {"iat", now_s}, {"exp", now_s + kTenYears}}, kSecret);
     }
 
     api::Router& router() {
@@ -109,8 +110,8 @@ void check_response(const api::Request& request, const api::Response& response) 
     const std::string what = request.method + " " + request.path + " -> " +
                              std::to_string(response.status) + " " + response.body;
     const int s = response.status;
-    check(s == 200 || s == 201 || s == 204 || s == 400 || s == 403 || s == 404 || s == 405 || s == 409 ||
-              s == 413 || s == 429,
+    check(s == 200 || s == 201 || s == 204 || s == 400 || s == 403 || s == 404 || s == 405 ||
+              s == 409 || s == 413 || s == 429,
           "the Router answered with an undocumented status (500: the bug issue 7 forbids)", what);
     const auto type = response.headers.find("content-type");
     const bool json_type = type != response.headers.end() && type->second == "application/json";
@@ -148,8 +149,8 @@ K9_FUZZ_TARGET(data, size) {
     api::Request request;
     request.headers["authorization"] = harness.authorization();
     request.request_id = "fuzz";
-    const std::string id = (fuzzed_id && route >= 2 && route != 5) ? take_line(rest)
-                                                                   : harness.report_id();
+    const std::string id =
+        (fuzzed_id && route >= 2 && route != 5) ? take_line(rest) : harness.report_id();
     switch (route) {
         case 0:
             request.method = "PATCH";

@@ -27,10 +27,9 @@ inline std::unique_ptr<db::DatabaseManager> make_manager(const std::filesystem::
 }
 
 // A journal-mode manager ("K9_DURABILITY=journal").
-inline std::unique_ptr<db::DatabaseManager> make_journal_manager(const std::filesystem::path& db_path,
-                                                                 std::shared_ptr<store::ObjectStore> store,
-                                                                 std::int64_t retention_s = 3600,
-                                                                 Clock clock = system_clock()) {
+inline std::unique_ptr<db::DatabaseManager> make_journal_manager(
+    const std::filesystem::path& db_path, std::shared_ptr<store::ObjectStore> store,
+    std::int64_t retention_s = 3600, Clock clock = system_clock()) {
     db::ManagerOptions o;
     o.db_path = db_path;
     o.key = kSnapshotKey;
@@ -54,6 +53,8 @@ inline std::vector<db::JournalPosition> journal_entries(store::ObjectStore& stor
 }
 
 // The partition of a user in a journal made with the default partition count.
-inline int partition_of(const std::string& owner) { return db::partition_of(owner, db::kDefaultPartitions); }
+inline int partition_of(const std::string& owner) {
+    return db::partition_of(owner, db::kDefaultPartitions);
+}
 
 }  // namespace k9::test

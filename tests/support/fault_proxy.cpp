@@ -29,16 +29,19 @@ bool send_all(int fd, const char* data, std::size_t size) {
 // Reads until `buffer` holds one full HTTP message (head + Content-Length body; no body
 // when `head_only`: the reply to a HEAD announces a length it does not send).
 // Returns the head length (including the blank line) or 0 when the peer closed.
-std::size_t read_message(int fd, std::string& buffer, std::size_t& body_length, bool head_only = false) {
+std::size_t read_message(int fd, std::string& buffer, std::size_t& body_length,
+                         bool head_only = false) {
     for (;;) {
         const auto end = buffer.find("\r\n\r\n");
         if (end != std::string::npos) {
             const std::size_t head = end + 4;
             body_length = 0;
             std::string lower = buffer.substr(0, head);
-            std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char c) { return std::tolower(c); });
             const auto cl = lower.find("\r\ncontent-length:");
-            if (cl != std::string::npos && !head_only) body_length = std::stoull(lower.substr(cl + 17));
+            if (cl != std::string::npos && !head_only)
+                body_length = std::stoull(lower.substr(cl + 17));
             if (buffer.size() >= head + body_length) return head;
         }
         char chunk[65536];
@@ -86,10 +89,12 @@ std::string without_headers(const std::string& request, std::size_t head,
 }
 
 std::string error_response(int status, const std::string& code) {
-    const std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code +
-                             "</Code><Message>injected by the test proxy</Message><RequestId>FAULT" +
-                             "</RequestId></Error>";
-    return "HTTP/1.1 " + std::to_string(status) + " Injected\r\nContent-Type: application/xml\r\nContent-Length: " +
+    const std::string body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code +
+        "</Code><Message>injected by the test proxy</Message><RequestId>FAULT" +
+        "</RequestId></Error>";
+    return "HTTP/1.1 " + std::to_string(status) +
+           " Injected\r\nContent-Type: application/xml\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -117,7 +122,8 @@ FaultProxy::FaultProxy(int upstream_port) : upstream_port_(upstream_port) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 64) != 0) {
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_fd_, 64) != 0) {
         throw std::runtime_error("fault proxy: cannot listen");
     }
     socklen_t len = sizeof addr;
@@ -158,15 +164,19 @@ void FaultProxy::reset_counts() {
     counts_.clear();
 }
 
-const FaultRule* FaultProxy::match(const std::string& method, const std::string& path, const std::string& head) {
+const FaultRule* FaultProxy::match(const std::string& method, const std::string& path,
+                                   const std::string& head) {
     std::lock_guard lock(mutex_);
     for (auto& r : rules_) {
         if (r.times == 0) continue;
         if (!r.method.empty() && r.method != method) continue;
         if (!r.path_contains.empty() && path.find(r.path_contains) == std::string::npos) continue;
-        if (!r.header_contains.empty() && head.find(r.header_contains) == std::string::npos) continue;
+        if (!r.header_contains.empty() && head.find(r.header_contains) == std::string::npos)
+            continue;
         if (!r.header_absent.empty() && head.find(r.header_absent) != std::string::npos) continue;
-        if (r.probability < 1.0 && std::uniform_real_distribution<double>(0.0, 1.0)(random_) >= r.probability) continue;
+        if (r.probability < 1.0 &&
+            std::uniform_real_distribution<double>(0.0, 1.0)(random_) >= r.probability)
+            continue;
         if (r.times > 0) --r.times;
         ++injected_;
         return &r;
@@ -224,10 +234,12 @@ void FaultProxy::serve(int client) {
         }
         if (faulty && rule.fault == Fault::Status) {
             if (!send_all(client, error_response(rule.status, rule.s3_code).data(),
-                          error_response(rule.status, rule.s3_code).size())) break;
+                          error_response(rule.status, rule.s3_code).size()))
+                break;
             continue;
         }
-        if (faulty && rule.fault == Fault::Stall) std::this_thread::sleep_for(std::chrono::milliseconds(rule.stall_ms));
+        if (faulty && rule.fault == Fault::Stall)
+            std::this_thread::sleep_for(std::chrono::milliseconds(rule.stall_ms));
         const std::string forwarded = faulty && rule.fault == Fault::DropHeaders
                                           ? without_headers(request, head, rule.drop_headers)
                                           : request;
@@ -253,7 +265,8 @@ void FaultProxy::serve(int client) {
             continue;
         }
         if (faulty && rule.fault == Fault::FlipBytes && resp_body > 0) {
-            for (std::size_t i = resp_head; i < response.size(); i += 4096) response[i] = static_cast<char>(response[i] ^ 0x55);
+            for (std::size_t i = resp_head; i < response.size(); i += 4096)
+                response[i] = static_cast<char>(response[i] ^ 0x55);
         }
         if (!send_all(client, response.data(), response.size())) break;
     }

@@ -28,10 +28,10 @@ enum class Fault {
 
 struct FaultRule {
     Fault fault = Fault::Status;
-    std::string method;        // "" = any
-    std::string path_contains;  // "" = any
+    std::string method;           // "" = any
+    std::string path_contains;    // "" = any
     std::string header_contains;  // "" = any; matched against "name: value" lines of the request
-    int times = 1;             // how many matching requests get the fault (-1: all)
+    int times = 1;                // how many matching requests get the fault (-1: all)
     int status = 503;
     std::string s3_code = "SlowDown";
     int stall_ms = 0;
@@ -43,7 +43,7 @@ struct FaultRule {
 };
 
 class FaultProxy {
-public:
+  public:
     explicit FaultProxy(int upstream_port);
     ~FaultProxy();
     FaultProxy(const FaultProxy&) = delete;
@@ -61,10 +61,11 @@ public:
     std::map<std::string, int> counts() const;
     void reset_counts();
 
-private:
+  private:
     void accept_loop();
     void serve(int client);
-    const FaultRule* match(const std::string& method, const std::string& path, const std::string& head);
+    const FaultRule* match(const std::string& method, const std::string& path,
+                           const std::string& head);
 
     int upstream_port_;
     int listen_fd_ = -1;

@@ -40,8 +40,8 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
 }
 
 // execvpe in a forked child, with stdout/stderr sent to the given fds.
-pid_t spawn(const std::vector<std::string>& argv, const Env& env, const stdfs::path& cwd, int out_fd,
-            int err_fd) {
+pid_t spawn(const std::vector<std::string>& argv, const Env& env, const stdfs::path& cwd,
+            int out_fd, int err_fd) {
     std::vector<std::string> args = argv;
     std::vector<std::string> envs = env_strings(env);
     auto c_args = c_strings(args);
@@ -69,8 +69,8 @@ int decode(int status) {
 
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, const Env& env, const stdfs::path& cwd,
-                          std::chrono::seconds timeout) {
+ProcessResult run_process(const std::vector<std::string>& argv, const Env& env,
+                          const stdfs::path& cwd, std::chrono::seconds timeout) {
     TempDir tmp;
     const int out = ::open((tmp / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int err = ::open((tmp / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -93,17 +93,18 @@ ProcessResult run_process(const std::vector<std::string>& argv, const Env& env, 
 }
 
 ProcessResult run_under_faketime(const std::string& offset, const std::vector<std::string>& argv,
-                                 const Env& env, const stdfs::path& cwd, std::chrono::seconds timeout,
-                                 int attempts) {
+                                 const Env& env, const stdfs::path& cwd,
+                                 std::chrono::seconds timeout, int attempts) {
     std::vector<std::string> wrapped{"faketime", "-f", offset};
     wrapped.insert(wrapped.end(), argv.begin(), argv.end());
     ProcessResult r;
     for (int i = 0; i < attempts; ++i) {
         r = run_process(wrapped, env, cwd, timeout);
-        const bool hung_in_libfaketime = r.timed_out && r.err.find("libfaketime:") != std::string::npos;
+        const bool hung_in_libfaketime =
+            r.timed_out && r.err.find("libfaketime:") != std::string::npos;
         if (!hung_in_libfaketime) return r;
-        std::fprintf(stderr, "libfaketime hung while starting %s (attempt %d of %d)\n", argv[0].c_str(),
-                     i + 1, attempts);
+        std::fprintf(stderr, "libfaketime hung while starting %s (attempt %d of %d)\n",
+                     argv[0].c_str(), i + 1, attempts);
     }
     r.err += "\n(libfaketime hung at start-up in every attempt: see run_under_faketime)";
     return r;
@@ -144,9 +145,13 @@ int BackgroundProcess::stop(int sig, std::chrono::milliseconds timeout) {
     return status_ = decode(status);
 }
 
-stdfs::path bin_dir() { return K9_BIN_DIR; }
+stdfs::path bin_dir() {
+    return K9_BIN_DIR;
+}
 
-Env base_env() { return Env{{"K9_LOG_LEVEL", "INFO"}}; }
+Env base_env() {
+    return Env{{"K9_LOG_LEVEL", "INFO"}};
+}
 
 int free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

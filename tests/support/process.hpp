@@ -40,7 +40,7 @@ ProcessResult run_under_faketime(const std::string& offset, const std::vector<st
 
 // A process left running; killed (SIGTERM, then SIGKILL) on destruction.
 class BackgroundProcess {
-public:
+  public:
     BackgroundProcess(const std::vector<std::string>& argv, const Env& env,
                       const std::filesystem::path& log_file);
     ~BackgroundProcess();
@@ -51,7 +51,7 @@ public:
     // Sends `sig` and waits up to `timeout` for the exit; returns the exit code (or 128+signal).
     int stop(int sig, std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
-private:
+  private:
     pid_t pid_ = -1;
     int status_ = -1;
 };
