@@ -218,15 +218,6 @@ Micros age_of(FileStore& s, const std::string& key) {
     return info.server_time - info.last_modified;
 }
 
-std::optional<std::string> find_in_path(const std::string& name) {
-    std::istringstream path(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin:/bin");
-    for (std::string dir; std::getline(path, dir, ':');) {
-        const std::string candidate = dir + "/" + name;
-        if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return std::nullopt;
-}
-
 // Whether this process's stat() reports other times than the filesystem's (fstatat).
 bool stat_is_faked(const std::filesystem::path& file) {
     struct stat faked {};
@@ -260,12 +251,8 @@ TEST(FileStoreClock, DISABLED_SkewedChild) {
 }
 
 TEST(FileStoreClock, SkewedProcessesAgreeOnAges) {
-    const auto faketime = skew::find_in_path("faketime");
-    if (!faketime) {
-        GTEST_SKIP()
-            << "faketime is not installed (Debian package faketime; scripts/setup installs it): "
-               "cannot run a process with a skewed clock";
-    }
+    if (const auto why = test::why_faketime_cannot_run())
+        GTEST_SKIP() << "cannot run a process with a skewed clock: " << *why;
     test::TempDir tmp;
     const auto root = tmp / "store";
     FileStore s(root);

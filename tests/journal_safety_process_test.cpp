@@ -44,11 +44,6 @@ std::string insert_report(const std::string& id, const std::string& user) {
            "', '{}', '[]', TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-01')";
 }
 
-bool have(const std::string& program) {
-    return test::run_process({"sh", "-c", "command -v " + program}, test::base_env()).exit_code ==
-           0;
-}
-
 // Fills the filesystem holding `dir` with one file (appending to it when it exists: space
 // freed since, e.g. by a WAL truncated at a checkpoint, is taken again); returns its path.
 std::filesystem::path fill_disk(const std::filesystem::path& dir) {
@@ -171,7 +166,7 @@ class SkewedClockTest : public SafetyProcessTest,
                         public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(SkewedClockTest, ACompactionUnderAClockTwoHoursAheadLosesNothing) {
-    if (!have("faketime")) GTEST_SKIP() << "faketime is not installed (scripts/setup installs it)";
+    if (const auto why = test::why_faketime_cannot_run()) GTEST_SKIP() << *why;
     const std::string url = GetParam() == "s3" ? s3_url() : "file://" + (tmp_ / "store").string();
     auto store =
         GetParam() == "s3" ? s3_store(url) : std::make_shared<store::FileStore>(tmp_ / "store");
