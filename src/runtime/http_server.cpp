@@ -1,119 +1,142 @@
 #include "runtime/http_server.hpp"
 
-#include <httplib.h>
-
-#include <algorithm>
-#include <cctype>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/write.hpp>
 #include <stdexcept>
+#include <vector>
 
-#include "api/errors.hpp"
-#include "common/hash.hpp"
-#include "common/time.hpp"
+#include "common/log.hpp"
+#include "runtime/http_connection.hpp"
 
 namespace k9::runtime {
-namespace {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
 
-// A client's X-Request-Id is kept when it is short and plain; otherwise k9 makes one.
-std::string request_id(const httplib::Request& req) {
-    const std::string given = req.get_header_value("x-request-id");
-    const bool plain = !given.empty() && given.size() <= 128 && std::all_of(given.begin(), given.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-    });
-    return plain ? given : new_uuid_v7(system_now() / 1000);
-}
+class HttpServer::Impl {
+  public:
+    Impl(RequestHandler handler, ServerOptions options)
+        : options_(std::move(options)),
+          handler_(std::move(handler)),
+          context_{options_, handler_, io_, workers_, {}, false},
+          workers_(static_cast<std::size_t>(std::max(1, options_.threads))) {}
 
-api::Request to_api(const httplib::Request& req) {
-    api::Request r;
-    r.method = req.method;
-    r.path = req.path;
-    for (const auto& [k, v] : req.params) r.query.emplace(k, v);
-    for (const auto& [k, v] : req.headers) {
-        std::string name = k;
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-        auto [it, inserted] = r.headers.emplace(name, v);
-        if (!inserted) it->second += ", " + v;
+    ~Impl() {
+        workers_.join();  // handlers still running post their answers to io_, alive till then
     }
-    r.body = req.body;
-    r.request_id = request_id(req);
-    r.source_ip = req.remote_addr;
-    return r;
-}
 
-void to_httplib(const api::Response& from, httplib::Response& to) {
-    to.status = from.status;
-    std::string type = "application/json";
-    for (const auto& [k, v] : from.headers) {
-        if (k == "content-type") {
-            type = v;
-        } else {
-            to.set_header(k, v);
+    int bind() {
+        error_code ec;
+        tcp::resolver resolver(io_);
+        const auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
+                                                tcp::resolver::passive, ec);
+        if (!ec && !endpoints.empty()) {
+            const tcp::endpoint endpoint = *endpoints.begin();
+            acceptor_.open(endpoint.protocol(), ec);
+            if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+            if (!ec) acceptor_.bind(endpoint, ec);
+            if (!ec) acceptor_.listen(tcp::socket::max_listen_connections, ec);
         }
+        if (ec || !acceptor_.is_open()) {
+            error_code ignored;
+            acceptor_.close(ignored);
+            throw std::runtime_error(
+                "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + " (" +
+                (ec ? ec.message() : "no such address") + "); choose another with --host/--port");
+        }
+        return acceptor_.local_endpoint().port();
     }
-    if (!from.body.empty()) to.set_content(from.body, type);
-}
 
-const char* code_for(int status) {
-    switch (status) {
-        case 400: return "bad_request";
-        case 404: return "not_found";
-        case 405: return "method_not_allowed";
-        case 413: return "payload_too_large";
-        case 414: return "uri_too_long";
-        case 431: return "headers_too_large";
-        default: return status >= 500 ? "internal_error" : "bad_request";
+    void run() {
+        asio::post(io_, [this] { accept(); });
+        io_.run();
     }
-}
 
-}  // namespace
+    void stop() {
+        asio::post(io_, [this] {
+            context_.stopping = true;
+            error_code ignored;
+            acceptor_.close(ignored);
+            accept_retry_.cancel();
+            const std::vector<Connection*> open(context_.open.begin(), context_.open.end());
+            for (Connection* c : open) c->stop_if_idle();
+        });
+    }
 
-HttpServer::HttpServer(api::Router& router, ServerOptions options)
-    : router_(router), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
-    const int threads = std::max(1, options_.threads);
-    server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    server_->set_payload_max_length(options_.max_body_bytes);
-    // Idle keep-alive connections hold a worker until this passes, also at shutdown.
-    server_->set_keep_alive_timeout(2);
-    // Without this, a response written in two sends waits for the peer's delayed ACK (~40 ms).
-    server_->set_tcp_nodelay(true);
-    auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-        to_httplib(router_.handle(to_api(req)), res);
-    };
-    const char* any = R"(/.*)";
-    server_->Get(any, handler);
-    server_->Post(any, handler);
-    server_->Put(any, handler);
-    server_->Patch(any, handler);
-    server_->Delete(any, handler);
-    server_->Options(any, handler);
-    // Errors httplib answers itself (bad request line, body over the limit, ...).
-    server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        const std::string message = res.status == 413 ? "the request body is larger than the limit (K9_MAX_BODY_BYTES)"
-                                                      : "the request could not be processed";
-        const auto r = api::error_response(res.status, code_for(res.status), message);
-        res.set_content(r.body, "application/json");
-    });
-    server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        const auto r = api::error_response(500, "internal_error", "internal error");
-        res.status = 500;
-        res.set_content(r.body, "application/json");
-    });
-}
+  private:
+    void accept() {
+        if (context_.stopping) return;
+        acceptor_.async_accept([this](error_code ec, tcp::socket socket) {
+            if (ec == asio::error::operation_aborted || context_.stopping) return;
+            if (ec) {
+                // Out of file descriptors, most likely: the client waits in the backlog.
+                log::warning("HTTP accept failed; trying again", {{"error", ec.message()}});
+                accept_retry_.expires_after(std::chrono::milliseconds(100));
+                accept_retry_.async_wait([this](error_code wec) {
+                    if (!wec) accept();
+                });
+                return;
+            }
+            if (context_.open.size() >= options_.max_connections) {
+                refuse_connection(std::move(socket));
+            } else {
+                std::make_shared<Connection>(std::move(socket), context_)->start();
+            }
+            accept();
+        });
+    }
+
+    // One connection over max_connections: a 503 and the end.
+    void refuse_connection(tcp::socket socket) {
+        struct Refused {
+            tcp::socket socket;
+            BeastResponse response;
+        };
+        auto r = std::make_shared<Refused>(Refused{
+            std::move(socket),
+            error_beast_response(503, "too_many_connections",
+                                 "the server has " + std::to_string(options_.max_connections) +
+                                     " connections open; try again shortly")});
+        r->response.set(boost::beast::http::field::retry_after, "1");
+        boost::beast::http::async_write(r->socket, r->response, [r](error_code, std::size_t) {
+            error_code ignored;
+            r->socket.shutdown(tcp::socket::shutdown_both, ignored);
+            r->socket.close(ignored);
+        });
+    }
+
+    // Destroyed in the reverse order: the acceptor, the workers (joined in ~Impl), the I/O
+    // context (whose pending handlers end the last connections, which unregister from
+    // context_), and context_ last.
+    ServerOptions options_;
+    RequestHandler handler_;
+    ServerContext context_;
+    asio::io_context io_;
+    asio::thread_pool workers_;
+    tcp::acceptor acceptor_{io_};
+    asio::steady_timer accept_retry_{io_};
+};
+
+HttpServer::HttpServer(RequestHandler handler, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(handler), std::move(options))) {}
 
 HttpServer::~HttpServer() = default;
 
 int HttpServer::bind() {
-    const int port = options_.port == 0 ? server_->bind_to_any_port(options_.host)
-                                        : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
-    if (port <= 0) {
-        throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                                 " (in use, or not an address of this machine); choose another with --host/--port");
-    }
-    return port;
+    return impl_->bind();
 }
 
-void HttpServer::run() { server_->listen_after_bind(); }
+void HttpServer::run() {
+    impl_->run();
+}
 
-void HttpServer::stop() { server_->stop(); }
+void HttpServer::stop() {
+    impl_->stop();
+}
 
 }  // namespace k9::runtime

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/auth.hpp"
+#include "api/query_string.hpp"
 #include "common/hash.hpp"
 #include "common/http_client.hpp"
 
@@ -101,28 +102,6 @@ void add_header(std::map<std::string, std::string>& headers, std::string_view ra
     if (name.empty()) return;  // API Gateway samples show an empty name; it means nothing
     const auto [it, inserted] = headers.emplace(name, value);
     if (!inserted) it->second += (name == "cookie" ? "; " : ", ") + value;
-}
-
-std::string form_decode(std::string_view text) {
-    std::string plus_as_space(text);
-    std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
-    return http::url_decode(plus_as_space);
-}
-
-void parse_query_string(std::string_view raw, std::multimap<std::string, std::string>& query) {
-    if (!raw.empty() && raw.front() == '?') raw.remove_prefix(1);
-    while (!raw.empty()) {
-        const auto amp = raw.find('&');
-        const std::string_view pair = raw.substr(0, amp);
-        raw = amp == std::string_view::npos ? std::string_view() : raw.substr(amp + 1);
-        if (pair.empty()) continue;
-        const auto eq = pair.find('=');
-        if (eq == std::string_view::npos) {
-            query.emplace(form_decode(pair), "");
-        } else {
-            query.emplace(form_decode(pair.substr(0, eq)), form_decode(pair.substr(eq + 1)));
-        }
-    }
 }
 
 std::string decode_body(const json& event) {
@@ -249,7 +228,7 @@ ParsedEvent parse_v2(const json& event) {
     request.path = http::url_decode(*raw_path);
 
     if (auto raw_query = string_at(event, "", "rawQueryString")) {
-        parse_query_string(*raw_query, request.query);
+        api::parse_query_string(*raw_query, request.query);
     } else if (const json* params = object_at(event, "", "queryStringParameters")) {
         for (const auto& [name, value] : params->items()) {
             if (value.is_null()) continue;
