@@ -44,7 +44,8 @@ TEST(Config, BucketMakesS3TheDefaultStore) {
 }
 
 TEST(Config, StoreUrlWinsAndMayCarryAPrefix) {
-    auto c = load_config(map_env({{"K9_STORE_URL", "s3://b-1/some/prefix/"}, {"DATABASE_S3_KEY", "x/y.db"}}), "/");
+    auto c = load_config(
+        map_env({{"K9_STORE_URL", "s3://b-1/some/prefix/"}, {"DATABASE_S3_KEY", "x/y.db"}}), "/");
     EXPECT_EQ(c.store.bucket, "b-1");
     EXPECT_EQ(c.store.prefix, "some/prefix");
     EXPECT_EQ(c.key, "x/y.db");
@@ -74,9 +75,32 @@ TEST(Config, BadValuesNameTheirVariable) {
     EXPECT_EQ(failing_variable({{"K9_STORE_URL", "file://relative/dir"}}), "K9_STORE_URL");
     EXPECT_EQ(failing_variable({{"K9_STORE_URL", "file:///x?color=blue"}}), "K9_STORE_URL");
     EXPECT_EQ(failing_variable({{"K9_STORE_URL", "s3://"}}), "K9_STORE_URL");
-    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "s3://other"}, {"DATABASE_S3_BUCKET", "mine"}}), "K9_STORE_URL");
+    EXPECT_EQ(failing_variable({{"K9_STORE_URL", "s3://other"}, {"DATABASE_S3_BUCKET", "mine"}}),
+              "K9_STORE_URL");
     EXPECT_EQ(failing_variable({{"K9_DB_PATH", "/tmp"}}), "K9_DB_PATH");
     EXPECT_EQ(failing_variable({{"K9_DB_PATH", "/tmp/dir/"}}), "K9_DB_PATH");
+}
+
+// DuckDB gets one thread by default, and half of a Lambda function's memory there.
+TEST(Config, DuckDbIsSizedForTheFunctionAndCanBeOverridden) {
+    const auto plain = load_config(map_env({}), "/work");
+    EXPECT_EQ(plain.duckdb.threads, 1);
+    EXPECT_EQ(plain.duckdb.memory_limit_mb, 0) << "DuckDB's own default off Lambda";
+    for (const auto& [function_mb, expected] : std::vector<std::pair<std::string, std::int64_t>>{
+             {"128", 64}, {"512", 256}, {"1024", 512}}) {
+        const auto lambda =
+            load_config(map_env({{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function_mb}}), "/work");
+        EXPECT_EQ(lambda.duckdb.memory_limit_mb, expected) << function_mb;
+    }
+    const auto set = load_config(map_env({{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"},
+                                          {"K9_DUCKDB_MEMORY_LIMIT", "100"},
+                                          {"K9_DUCKDB_THREADS", "4"}}),
+                                 "/work");
+    EXPECT_EQ(set.duckdb.memory_limit_mb, 100);
+    EXPECT_EQ(set.duckdb.threads, 4);
+    EXPECT_EQ(failing_variable({{"K9_DUCKDB_THREADS", "0"}}), "K9_DUCKDB_THREADS");
+    EXPECT_EQ(failing_variable({{"K9_DUCKDB_MEMORY_LIMIT", "1"}}), "K9_DUCKDB_MEMORY_LIMIT");
+    EXPECT_EQ(failing_variable({{"K9_DUCKDB_MEMORY_LIMIT", "lots"}}), "K9_DUCKDB_MEMORY_LIMIT");
 }
 
 TEST(Config, JournalRetentionBelowTheMinimumIsRefusedWithTheReason) {
@@ -116,7 +140,8 @@ TEST(Config, SettingsSayWhereEachValueCameFrom) {
     auto c = load_config(map_env({{"ENVIRONMENT", "staging"}}), "/work");
     bool saw_env = false, saw_default_key = false;
     for (const auto& s : c.settings) {
-        if (s.variable == "ENVIRONMENT") saw_env = s.source == "environment" && s.value == "staging";
+        if (s.variable == "ENVIRONMENT")
+            saw_env = s.source == "environment" && s.value == "staging";
         if (s.variable == "DATABASE_S3_KEY") saw_default_key = s.source.rfind("default", 0) == 0;
     }
     EXPECT_TRUE(saw_env);

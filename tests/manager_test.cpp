@@ -40,6 +40,23 @@ protected:
     std::shared_ptr<store::FileStore> store_ = std::make_shared<store::FileStore>(tmp_ / "store");
 };
 
+// K9_DUCKDB_THREADS and K9_DUCKDB_MEMORY_LIMIT reach DuckDB.
+TEST_F(ManagerTest, DuckDbRunsWithTheConfiguredThreadsAndMemory) {
+    db::ManagerOptions o;
+    o.db_path = local("tuned");
+    o.key = test::kSnapshotKey;
+    o.mutations = &repo::k9_mutations();
+    o.duckdb = {3, 100};
+    db::DatabaseManager m(o, store_);
+    m.open();
+    const auto [threads, memory] = m.read([](duck::Connection& c) {
+        auto r = c.query("SELECT current_setting('threads'), current_setting('memory_limit')");
+        return std::make_pair(r.int64(0, 0), r.text(1, 0));
+    });
+    EXPECT_EQ(threads, 3);
+    EXPECT_EQ(memory, "100.0 MiB");
+}
+
 TEST_F(ManagerTest, MissingSnapshotCreatesANewDatabaseWithTheDocumentedLogs) {
     test::LogCapture logs;
     auto m = make_manager(local("a"), store_);

@@ -155,4 +155,30 @@ DurabilitySettings load_durability_settings(const EnvLookup& env, std::vector<Se
     return d;
 }
 
+DuckDbSettings load_duckdb_settings(const EnvLookup& env, std::vector<Setting>* settings) {
+    DuckDbSettings d;
+    const auto threads = get(env, "K9_DUCKDB_THREADS");
+    if (threads) d.threads = static_cast<int>(number("K9_DUCKDB_THREADS", *threads, 1, 256));
+    const auto memory = get(env, "K9_DUCKDB_MEMORY_LIMIT");
+    std::string memory_note;
+    if (memory) {
+        d.memory_limit_mb = number("K9_DUCKDB_MEMORY_LIMIT", *memory, 16, 1LL << 20);
+    } else if (const auto lambda = get(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")) {
+        const long long function_mb =
+            number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", *lambda, 128, 1LL << 20);
+        d.memory_limit_mb = function_mb / 2;
+        memory_note = " (half of AWS_LAMBDA_FUNCTION_MEMORY_SIZE)";
+    }
+    if (settings != nullptr) {
+        settings->push_back(
+            {"K9_DUCKDB_THREADS", std::to_string(d.threads), threads ? "environment" : "default"});
+        settings->push_back({"K9_DUCKDB_MEMORY_LIMIT",
+                             d.memory_limit_mb > 0
+                                 ? std::to_string(d.memory_limit_mb) + " MB" + memory_note
+                                 : "DuckDB's default (80% of memory)",
+                             memory ? "environment" : "default"});
+    }
+    return d;
+}
+
 }  // namespace k9::config

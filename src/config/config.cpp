@@ -156,6 +156,7 @@ Config load_config(const EnvLookup& env, const stdfs::path& cwd) {
     const bool s3 = c.store.kind == StoreLocation::Kind::S3;
     c.s3 = load_s3_settings(env, s3 ? &c.settings : nullptr);
     c.durability = load_durability_settings(env, &c.settings);
+    c.duckdb = load_duckdb_settings(env, &c.settings);
     c.api = load_api_settings(env);
     // In journal mode a persist is a compaction: the default count is higher.
     if (c.durability.journal && !env("K9_PERSIST_WRITES")) c.api.persist_writes = 1000;

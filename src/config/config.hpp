@@ -134,6 +134,18 @@ struct DurabilitySettings {
 DurabilitySettings load_durability_settings(const EnvLookup& env,
                                             std::vector<Setting>* settings = nullptr);
 
+// DuckDB's resources. K9_DUCKDB_THREADS: DuckDB's worker threads (default 1: the API runs
+// point queries, which bench/duckdb_floor measured 1.4x faster with one thread than with one
+// per core; exports and checkpoints run single-threaded). K9_DUCKDB_MEMORY_LIMIT in MB:
+// default half of AWS_LAMBDA_FUNCTION_MEMORY_SIZE on Lambda (the rest is k9's, the
+// download's and the libraries'), elsewhere DuckDB's own default (80% of the machine's).
+struct DuckDbSettings {
+    int threads = 1;
+    std::int64_t memory_limit_mb = 0;  // 0: DuckDB's default
+};
+
+DuckDbSettings load_duckdb_settings(const EnvLookup& env, std::vector<Setting>* settings = nullptr);
+
 struct Config {
     std::string environment = "dev";
     std::optional<std::string> bucket;
@@ -143,6 +155,7 @@ struct Config {
     S3Settings s3;
     ApiSettings api;
     DurabilitySettings durability;
+    DuckDbSettings duckdb;
     std::vector<Setting> settings;  // for display, in a stable order
 };
 

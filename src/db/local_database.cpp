@@ -10,22 +10,28 @@
 namespace k9::db {
 namespace stdfs = std::filesystem;
 
-LocalDatabase::LocalDatabase(stdfs::path path) : path_(std::move(path)) {}
+LocalDatabase::LocalDatabase(stdfs::path path, DuckDbTuning tuning)
+    : path_(std::move(path)), tuning_(tuning) {}
 
 LocalDatabase::~LocalDatabase() {
     close();
 }
 
-std::map<std::string, std::string> LocalDatabase::duckdb_options(const stdfs::path& path) {
+std::map<std::string, std::string> LocalDatabase::duckdb_options(const stdfs::path& path,
+                                                                 DuckDbTuning tuning) {
     const stdfs::path dir = path.parent_path().empty() ? stdfs::path(".") : path.parent_path();
-    return {{"home_directory", dir.string()},
-            {"temp_directory", path.string() + ".tmp"},
-            {"autoinstall_known_extensions", "false"},
-            {"autoload_known_extensions", "false"}};
+    std::map<std::string, std::string> options{{"home_directory", dir.string()},
+                                               {"temp_directory", path.string() + ".tmp"},
+                                               {"autoinstall_known_extensions", "false"},
+                                               {"autoload_known_extensions", "false"}};
+    if (tuning.threads > 0) options["threads"] = std::to_string(tuning.threads);
+    if (tuning.memory_limit_mb > 0)
+        options["memory_limit"] = std::to_string(tuning.memory_limit_mb) + "MiB";
+    return options;
 }
 
 void LocalDatabase::open() {
-    auto db = std::make_unique<duck::Database>(path_, duckdb_options(path_));
+    auto db = std::make_unique<duck::Database>(path_, duckdb_options(path_, tuning_));
     {
         duck::Connection conn(*db);
         migrate(conn);  // SchemaTooNew: the file is left as it is

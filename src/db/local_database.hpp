@@ -33,9 +33,15 @@
 
 namespace k9::db {
 
+// DuckDB's resources for the local file; 0 leaves DuckDB's default.
+struct DuckDbTuning {
+    int threads = 0;
+    std::int64_t memory_limit_mb = 0;
+};
+
 class LocalDatabase {
   public:
-    explicit LocalDatabase(std::filesystem::path path);
+    explicit LocalDatabase(std::filesystem::path path, DuckDbTuning tuning = {});
     ~LocalDatabase();
     LocalDatabase(const LocalDatabase&) = delete;
     LocalDatabase& operator=(const LocalDatabase&) = delete;
@@ -43,7 +49,8 @@ class LocalDatabase {
     const std::filesystem::path& path() const { return path_; }
     bool is_open() const { return db_ != nullptr; }
     // DuckDB's options for this file (on Lambda HOME is unset: say where DuckDB may write).
-    static std::map<std::string, std::string> duckdb_options(const std::filesystem::path& path);
+    static std::map<std::string, std::string> duckdb_options(const std::filesystem::path& path,
+                                                             DuckDbTuning tuning = {});
 
     // Opens the file (creating it when absent), migrates it, and loads its seqs. Throws
     // duck::Error or SchemaTooNew. The caller holds the write gate exclusively or has
@@ -114,6 +121,7 @@ class LocalDatabase {
     void load_seqs(duck::Connection& conn);
 
     std::filesystem::path path_;
+    DuckDbTuning tuning_;
     std::unique_ptr<duck::Database> db_;
     std::shared_mutex write_gate_;
     std::shared_mutex file_mutex_;

@@ -76,7 +76,8 @@ void apply_durability(const config::DurabilitySettings& settings, ManagerOptions
 DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::ObjectStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
-      db_(options_.db_path.is_relative() ? stdfs::absolute(options_.db_path) : options_.db_path) {
+      db_(options_.db_path.is_relative() ? stdfs::absolute(options_.db_path) : options_.db_path,
+          options_.duckdb) {
     options_.db_path = db_.path();
     if (options_.writer_id.empty()) options_.writer_id = new_uuid_v7(system_now() / 1000);
     if (options_.max_batch == 0) options_.max_batch = 1;

@@ -74,6 +74,7 @@ struct ManagerOptions {
     std::size_t max_batch = 256;              // mutations per journal entry (1: no group commit)
     int partitions = kDefaultPartitions;      // K9_JOURNAL_PARTITIONS: for a journal made here
     std::string writer_id;                    // unique per process; generated when empty
+    DuckDbTuning duckdb;                      // K9_DUCKDB_THREADS, K9_DUCKDB_MEMORY_LIMIT
 };
 
 // Copies the K9_DURABILITY settings into manager options.

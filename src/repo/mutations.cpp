@@ -21,6 +21,7 @@ db::ManagerOptions k9_manager_options(const config::Config& config) {
     options.key = config.key;
     options.mutations = &k9_mutations();
     db::apply_durability(config.durability, options);
+    options.duckdb = {config.duckdb.threads, config.duckdb.memory_limit_mb};
     return options;
 }
 

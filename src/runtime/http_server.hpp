@@ -34,8 +34,8 @@ namespace k9::runtime {
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
-    int port = 3001;  // 0: any free port
-    int threads = 8;  // workers running handlers
+    int port = 3001;   // 0: any free port
+    int threads = 16;  // workers running handlers (mostly waiting: fsyncs, the store)
     std::size_t max_body_bytes = 1u << 20;
     std::size_t max_header_bytes = 16u << 10;  // request line and header fields
     std::size_t max_connections = 512;
