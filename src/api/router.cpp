@@ -129,8 +129,13 @@ std::string dump(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Router::Router(Services services, Authenticator& auth, AdminPolicy admin)
-    : services_(services), auth_(auth), admin_(std::move(admin)) {
+Router::Router(Services services, Authenticator& auth, AdminPolicy admin,
+               std::size_t response_cache_bytes)
+    : services_(services),
+      auth_(auth),
+      admin_(std::move(admin)),
+      cache_(response_cache_bytes > 0 ? std::make_unique<ResponseCache>(response_cache_bytes)
+                                      : nullptr) {
     admin_tokens_ = admin_.calls_per_minute;
     admin_refilled_ms_ = monotonic_ms();
     add_service_routes(routes_);
@@ -188,7 +193,19 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
         // (one GET of the user's partition). A write needs no look first: the journal
         // refuses an append from a copy that is behind, which then catches up.
         if (route.access == Access::User && !route.writes) services_.manager.refresh(user);
+        // The version is taken after the refresh and before the read (response_cache.hpp).
+        std::optional<db::DataVersion> version;
+        std::string cache_key;
+        if (route.cacheable && cache_) {
+            version = services_.manager.data_version(user);
+            if (version) {
+                cache_key = user + '\n' + route_name + '\n' + path;
+                for (const auto& [k, v] : request.query) cache_key += '\n' + k + '=' + v;
+                if (auto kept = cache_->get(cache_key, *version)) return std::move(*kept);
+            }
+        }
         Response response = route.handler(services_, Call{request, params, user, admin});
+        if (version && response.status == 200) cache_->put(cache_key, *version, response);
         if (route.writes && response.status < 300) services_.persist.note_write();
         return response;
     }

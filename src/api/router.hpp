@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "api/auth.hpp"
 #include "api/auto_persist.hpp"
 #include "api/http_types.hpp"
+#include "api/response_cache.hpp"
 #include "db/manager.hpp"
 #include "repo/report_repository.hpp"
 #include "repo/user_repository.hpp"
@@ -51,6 +53,9 @@ struct Route {
     Access access = Access::User;
     bool writes = false;  // counts toward automatic persistence when it succeeds
     Handler handler;
+    // A read of the caller's own data whose 200 answers the response cache may keep
+    // (api/response_cache.hpp): the answer depends on the path, the query and the user.
+    bool cacheable = false;
 };
 
 // Who administers the service (K9_ADMIN_GROUP, K9_ADMIN_CALLS_PER_MINUTE).
@@ -61,9 +66,12 @@ struct AdminPolicy {
 
 class Router {
   public:
-    Router(Services services, Authenticator& auth, AdminPolicy admin = {});
+    // response_cache_bytes: the bound of the response cache (K9_RESPONSE_CACHE_MB); 0: none.
+    Router(Services services, Authenticator& auth, AdminPolicy admin = {},
+           std::size_t response_cache_bytes = 0);
     Response handle(const Request& request);
     const std::vector<Route>& routes() const { return routes_; }
+    const ResponseCache* response_cache() const { return cache_.get(); }  // null: none
 
   private:
     Response dispatch(const Request& request, std::string& route_name, std::string& user);
@@ -79,6 +87,7 @@ class Router {
     double admin_tokens_ = 0;
     double admin_refilled_ms_ = 0;
     std::vector<Route> routes_;
+    std::unique_ptr<ResponseCache> cache_;
 };
 
 // The K9 routes, by area (routes_*.cpp).

@@ -73,6 +73,7 @@ void add_report_routes(std::vector<Route>& routes) {
                             {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor)
                                                              : nlohmann::json(nullptr)}}));
          }});
+    routes.back().cacheable = true;
     routes.push_back(
         {"POST", "/reports", Access::User, true, [](Services& s, const Call& c) {
              const Body body(c.request, {"title", "author", "date", "reference", "favorites"});
@@ -91,6 +92,7 @@ void add_report_routes(std::vector<Route>& routes) {
         {"GET", "/reports/{reportId}", Access::User, false, [](Services& s, const Call& c) {
              return json_response(200, dump(must_find(s, c).to_json()));
          }});
+    routes.back().cacheable = true;
     routes.push_back(
         {"PATCH", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
              const Body body(c.request, {"title", "author", "date", "reference"});

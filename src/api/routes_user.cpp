@@ -13,6 +13,7 @@ void add_user_routes(std::vector<Route>& routes) {
                                              "no profile yet: PATCH /user/profile creates it");
                           return json_response(200, dump(user->to_json()));
                       }});
+    routes.back().cacheable = true;
     routes.push_back(
         {"PATCH", "/user/profile", Access::User, true, [](Services& s, const Call& c) {
              const Body body(c.request, {"name", "email", "avatar_url", "preferences"});

@@ -30,7 +30,8 @@ void Service::open() {
         clock_);
     router_ = std::make_unique<Router>(
         Services{*manager_, *users_, *reports_, *persist_}, *auth_,
-        AdminPolicy{settings_.admin_group, settings_.admin_calls_per_minute});
+        AdminPolicy{settings_.admin_group, settings_.admin_calls_per_minute},
+        static_cast<std::size_t>(settings_.response_cache_mb) << 20);
 }
 
 }  // namespace k9::api

@@ -119,6 +119,8 @@ ApiSettings load_api_settings(const EnvLookup& env) {
         a.admin_calls_per_minute =
             static_cast<int>(number("K9_ADMIN_CALLS_PER_MINUTE", *v, 1, 10000));
     }
+    if (auto v = get(env, "K9_RESPONSE_CACHE_MB"))
+        a.response_cache_mb = static_cast<int>(number("K9_RESPONSE_CACHE_MB", *v, 0, 4096));
     return a;
 }
 

@@ -102,6 +102,7 @@ struct ApiSettings {
     std::size_t max_body_bytes = 1u << 20;
     std::string admin_group = "k9-admins";
     int admin_calls_per_minute = 6;
+    int response_cache_mb = 8;  // K9_RESPONSE_CACHE_MB; 0: no response cache
 };
 
 ApiSettings load_api_settings(const EnvLookup& env);

@@ -40,6 +40,7 @@ void LocalDatabase::open() {
     }
     std::unique_lock file_lock(file_mutex_);
     db_ = std::move(db);
+    ++epoch_;
 }
 
 void LocalDatabase::close() {
@@ -48,6 +49,7 @@ void LocalDatabase::close() {
     idle_.clear();
     own_.reset();
     db_.reset();
+    ++epoch_;
 }
 
 duck::Connection& LocalDatabase::own_connection() {
@@ -113,6 +115,7 @@ void LocalDatabase::init_partitions(const PartitionSeqs& seqs) {
     tx.commit();
     for (std::size_t p = 0; p < seqs.size(); ++p) partition_seqs_[p] = seqs[p];
     partitions_ = static_cast<int>(seqs.size());
+    ++epoch_;
 }
 
 namespace {

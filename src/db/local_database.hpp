@@ -88,6 +88,11 @@ class LocalDatabase {
     static void count_write(duck::Connection& conn);
     void note_write() { ++seq_; }
 
+    // Moves whenever the file's content may change other than by a commit that moves a seq:
+    // opening, closing, new partition seqs, a failed commit (note_epoch()).
+    std::uint64_t epoch() const { return epoch_.load(); }
+    void note_epoch() { ++epoch_; }
+
     // Journal mode: the partitions (0 until init_partitions or a file that has them).
     int partitions() const { return partitions_; }
     std::int64_t partition_seq(int partition) const {
@@ -130,6 +135,7 @@ class LocalDatabase {
     std::unique_ptr<duck::Connection> own_;
 
     std::atomic<std::int64_t> seq_{0};
+    std::atomic<std::uint64_t> epoch_{0};
     std::atomic<int> schema_{0};
     std::atomic<int> partitions_{0};  // changes only under the write gate, exclusively
     std::array<std::atomic<std::int64_t>, kMaxPartitions> partition_seqs_{};

@@ -181,6 +181,13 @@ nlohmann::json DatabaseManager::apply_snapshot_mode(const Mutation& mutation) {
     return result;
 }
 
+std::optional<DataVersion> DatabaseManager::data_version(const std::string& owner) {
+    if (!is_open()) return std::nullopt;
+    const DataVersion v{db_.epoch(), journal_ ? db_.partition_seq(partition_of(owner)) : db_.seq()};
+    if (unusable_) return std::nullopt;  // read after the version: a failure since moved it
+    return v;
+}
+
 void DatabaseManager::refresh(const std::string& owner) {
     if (!journal_) return;
     open();

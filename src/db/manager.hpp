@@ -80,6 +80,13 @@ struct ManagerOptions {
 // Copies the K9_DURABILITY settings into manager options.
 void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options);
 
+// DatabaseManager::data_version().
+struct DataVersion {
+    std::uint64_t epoch = 0;
+    std::int64_t seq = 0;
+    bool operator==(const DataVersion&) const = default;
+};
+
 // Cold start failed; no database was created or changed.
 class ColdStartError : public std::runtime_error {
   public:
@@ -149,6 +156,13 @@ class DatabaseManager : private JournalHost {
         LocalDatabase::Lease lease(db_);
         return fn(lease.conn());
     }
+
+    // What a read of `owner` sees, as a version that moves with every change to it: the
+    // file's epoch (opened, closed, reloaded, failed) and the owner's partition seq
+    // (journal mode) or the write counter (snapshot mode). It moves after a write's
+    // commit and before the write is acknowledged. Take it after refresh() and before
+    // reading; nullopt while this copy cannot serve reads.
+    std::optional<DataVersion> data_version(const std::string& owner);
 
     // Journal mode: makes the owner's partition fresh (one GET when nothing is new; none
     // within K9_MAX_STALENESS_MS of the last look). Snapshot mode: nothing. Throws

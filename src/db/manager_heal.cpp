@@ -45,6 +45,7 @@ Unavailable DatabaseManager::local_failure(const std::string& detail) {
                    {{"db_path", options_.db_path.string()}, {"error", detail}});
     }
     unusable_ = true;
+    db_.note_epoch();
     return health_.fail(HealthBoard::Slot::Local, {"local_copy_unusable", kUnusableHint, detail});
 }
 
