@@ -29,7 +29,7 @@ private:
 };
 
 std::string xxh128_hex(std::string_view data);
-// Of a file's bytes [offset, offset + length), or of the whole file.
+// Of the whole file's bytes.
 std::string xxh128_file_hex(const std::filesystem::path& path);
 
 class Crc32c {
