@@ -20,7 +20,7 @@ using db::PersistConflict;
 using test::make_manager;
 
 class ManagerTest : public ::testing::Test {
-protected:
+  protected:
     std::filesystem::path local(const std::string& name) {
         std::filesystem::create_directories(tmp_ / name);
         return tmp_ / name / "k9_api.db";
@@ -74,14 +74,16 @@ TEST_F(ManagerTest, ACommitOnlyInTheWalSurvivesPersistAndAColdStartElsewhere) {
     a->persist_to_s3();
     repo::UserRepository(*a).upsert_profile("wal-user", {"Only in the WAL", {}, {}, {}});
     const auto db_file = local("a");
-    ASSERT_GT(fs::file_size_or_negative(db_file.string() + ".wal"), 0) << "the write should sit in the WAL";
+    ASSERT_GT(fs::file_size_or_negative(db_file.string() + ".wal"), 0)
+        << "the write should sit in the WAL";
 
     // The trap: the .db file alone does not hold the write.
     std::filesystem::copy_file(db_file, tmp_ / "naive.db");
     {
         duck::Database naive(tmp_ / "naive.db", {});
         duck::Connection conn(naive);
-        EXPECT_EQ(conn.query("SELECT count(*) FROM users WHERE user_id = 'wal-user'").int64(0, 0), 0);
+        EXPECT_EQ(conn.query("SELECT count(*) FROM users WHERE user_id = 'wal-user'").int64(0, 0),
+                  0);
     }
 
     a->persist_to_s3();
@@ -154,13 +156,15 @@ TEST_F(ManagerTest, ACorruptSnapshotFailsColdStartAndLeavesTheLocalFileUntouched
 }
 
 TEST_F(ManagerTest, ASnapshotThatIsNotADuckDBFileIsRefused) {
-    store_->put_bytes("this is not a database, just some text that is long enough", test::kSnapshotKey);
+    store_->put_bytes("this is not a database, just some text that is long enough",
+                      test::kSnapshotKey);
     auto m = make_manager(local("a"), store_);
     try {
         m->get_connection();
         FAIL() << "cold start should fail";
     } catch (const ColdStartError& e) {
-        EXPECT_NE(std::string(e.what()).find("not a DuckDB database"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("not a DuckDB database"), std::string::npos)
+            << e.what();
     }
     EXPECT_FALSE(std::filesystem::exists(local("a")));
 }
@@ -193,7 +197,8 @@ TEST_F(ManagerTest, DownloadOverAGoodFileKeepsItWhenTheSnapshotIsCorrupt) {
     EXPECT_THROW(db::download_snapshot(*store_, test::kSnapshotKey, target), store::StoreError);
     EXPECT_EQ(sha256_file_hex(target), before);
     for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
-        EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << "temp file left: " << e.path();
+        EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos)
+            << "temp file left: " << e.path();
     }
 }
 
@@ -210,8 +215,8 @@ TEST_F(ManagerTest, AnAccessErrorCreatesNoDatabase) {
     EXPECT_FALSE(std::filesystem::exists(db::LocalState::path_for(path)));
     bool logged = false;
     for (const auto& l : logs.lines()) {
-        logged |= l["level"] == "ERROR" &&
-                  l["message"].get<std::string>().rfind("Failed to download from the file store:", 0) == 0;
+        logged |= l["level"] == "ERROR" && l["message"].get<std::string>().rfind(
+                                               "Failed to download from the file store:", 0) == 0;
     }
     EXPECT_TRUE(logged);
     // The remote is untouched and a later, healthy start downloads it.
@@ -233,7 +238,9 @@ TEST_F(ManagerTest, ANewerSchemaIsRefused) {
     {
         duck::Database db(tmp_ / "future.db", {});
         duck::Connection conn(db);
-        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)");
+        conn.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at "
+            "TIMESTAMP)");
         conn.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', now())");
     }
     store_->put_file(tmp_ / "future.db", test::kSnapshotKey);
@@ -359,8 +366,9 @@ TEST_F(ManagerTest, AnUnusableLocalFileIsMovedAsideNotDeleted) {
 TEST_F(ManagerTest, ARejectedMutationWritesNothing) {
     auto m = make_manager(local("a"), store_);
     const auto before = m->status().seq;
-    EXPECT_THROW(repo::UserRepository(*m).upsert_profile("u", {std::nullopt, std::string("a@b.c"), {}, {}}),
-                 db::MutationRejected);
+    EXPECT_THROW(
+        repo::UserRepository(*m).upsert_profile("u", {std::nullopt, std::string("a@b.c"), {}, {}}),
+        db::MutationRejected);
     EXPECT_EQ(m->status().seq, before);
     EXPECT_FALSE(has_user(*m, "u"));
 }
@@ -387,7 +395,8 @@ TEST_F(ManagerTest, ConcurrentWritesAndReadsFromManyThreads) {
     EXPECT_EQ(m->status().seq, kThreads * kWrites);
     m->persist_to_s3();
     auto check = make_manager(local("c"), store_);
-    auto n = check->read([](duck::Connection& c) { return c.query("SELECT count(*) FROM users").int64(0, 0); });
+    auto n = check->read(
+        [](duck::Connection& c) { return c.query("SELECT count(*) FROM users").int64(0, 0); });
     EXPECT_EQ(n, kThreads * kWrites);
 }
 

@@ -14,7 +14,7 @@
 namespace k9 {
 
 class Xxh128 {
-public:
+  public:
     Xxh128();
     ~Xxh128();
     Xxh128(const Xxh128&) = delete;
@@ -23,7 +23,7 @@ public:
     // 32 lowercase hex digits.
     std::string hex() const;
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };
@@ -33,13 +33,13 @@ std::string xxh128_hex(std::string_view data);
 std::string xxh128_file_hex(const std::filesystem::path& path);
 
 class Crc32c {
-public:
+  public:
     void update(const void* data, std::size_t size);
     std::uint32_t value() const { return ~raw_; }
     // Big-endian bytes of the value, base64: the form S3 headers use.
     std::string base64() const;
 
-private:
+  private:
     std::uint32_t raw_ = 0xFFFFFFFFu;
 };
 

@@ -30,8 +30,9 @@ void check_bucket_name(const std::string& variable, const std::string& name) {
                     name.front() != '-' && name.front() != '.' && name.back() != '-' &&
                     name.back() != '.' && name.find("..") == std::string::npos;
     if (!ok) {
-        throw ConfigError(variable, "'" + name + "' is not a valid S3 bucket name (3-63 characters: "
-                                                 "lowercase letters, digits, '-' and '.')");
+        throw ConfigError(variable, "'" + name +
+                                        "' is not a valid S3 bucket name (3-63 characters: "
+                                        "lowercase letters, digits, '-' and '.')");
     }
 }
 
@@ -51,8 +52,10 @@ StoreLocation parse_store_url(const std::string& variable, const std::string& ur
             }
         }
         if (rest.empty() || rest.front() != '/') {
-            throw ConfigError(variable, "'" + url + "' must name an absolute folder, e.g. "
-                                        "file:///var/lib/k9 (" + allowed + ")");
+            throw ConfigError(variable, "'" + url +
+                                            "' must name an absolute folder, e.g. "
+                                            "file:///var/lib/k9 (" +
+                                            allowed + ")");
         }
         loc.kind = StoreLocation::Kind::File;
         loc.dir = stdfs::path(rest).lexically_normal();
@@ -89,8 +92,10 @@ Config load_config(const EnvLookup& env, const stdfs::path& cwd) {
     };
 
     if (auto e = get("ENVIRONMENT")) {
-        if (std::find(std::begin(kEnvironments), std::end(kEnvironments), *e) == std::end(kEnvironments)) {
-            throw ConfigError("ENVIRONMENT", "'" + *e + "' is not allowed (allowed: dev, staging, prod)");
+        if (std::find(std::begin(kEnvironments), std::end(kEnvironments), *e) ==
+            std::end(kEnvironments)) {
+            throw ConfigError("ENVIRONMENT",
+                              "'" + *e + "' is not allowed (allowed: dev, staging, prod)");
         }
         c.environment = *e;
         c.settings.push_back({"ENVIRONMENT", *e, "environment"});
@@ -116,7 +121,8 @@ Config load_config(const EnvLookup& env, const stdfs::path& cwd) {
         c.settings.push_back({"DATABASE_S3_KEY", *k, "environment"});
     } else {
         c.key = "databases/k9_api_" + c.environment + ".db";
-        c.settings.push_back({"DATABASE_S3_KEY", c.key, "default: databases/k9_api_${ENVIRONMENT}.db"});
+        c.settings.push_back(
+            {"DATABASE_S3_KEY", c.key, "default: databases/k9_api_${ENVIRONMENT}.db"});
     }
 
     if (auto p = get("K9_DB_PATH")) {
@@ -128,7 +134,8 @@ Config load_config(const EnvLookup& env, const stdfs::path& cwd) {
         }
         std::error_code ec;
         if (stdfs::is_directory(path, ec)) {
-            throw ConfigError("K9_DB_PATH", "'" + *p + "' is a folder; it must name the database file");
+            throw ConfigError("K9_DB_PATH",
+                              "'" + *p + "' is a folder; it must name the database file");
         }
         c.db_path = path;
         c.settings.push_back({"K9_DB_PATH", path.string(), "environment"});
