@@ -199,8 +199,12 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
         if (route.cacheable && cache_) {
             version = services_.manager.data_version(user);
             if (version) {
-                cache_key = user + '\n' + route_name + '\n' + path;
-                for (const auto& [k, v] : request.query) cache_key += '\n' + k + '=' + v;
+                // Each part length-prefixed: no user id, path or query can spell another's.
+                auto add = [&cache_key](const std::string& part) {
+                    cache_key += std::to_string(part.size()) + ':' + part;
+                };
+                for (const std::string* part : {&user, &route_name, &path}) add(*part);
+                for (const auto& [k, v] : request.query) add(k), add(v);
                 if (auto kept = cache_->get(cache_key, *version)) return std::move(*kept);
             }
         }
