@@ -20,7 +20,8 @@ namespace k9::bench {
 inline double time_ms(const std::function<void()>& fn) {
     const auto start = std::chrono::steady_clock::now();
     fn();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
 }
 
 inline double median(std::vector<double> v) {
@@ -56,10 +57,12 @@ inline std::vector<int> parse_int_list(const std::string& text) {
 
 // The start of an `aws` command line against `endpoint` with only the credentials in `env`
 // (no profile or config file of this machine).
-inline std::string aws_cli(const std::map<std::string, std::string>& env, const std::string& endpoint) {
+inline std::string aws_cli(const std::map<std::string, std::string>& env,
+                           const std::string& endpoint) {
     std::string line;
     for (const auto& [name, value] : env) line += name + "=" + shell_quote(value) + " ";
-    return line + "AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null aws --endpoint-url " +
+    return line +
+           "AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null aws --endpoint-url " +
            endpoint + " ";
 }
 
@@ -71,8 +74,10 @@ inline void make_database(const std::filesystem::path& path, std::uint64_t bytes
     std::int64_t next = 0;
     const std::int64_t batch = 50'000;
     while (std::filesystem::file_size(path) < bytes) {
-        conn.execute("INSERT INTO filler SELECT range, md5(random()::VARCHAR) || md5(random()::VARCHAR) FROM range(" +
-                     std::to_string(next) + ", " + std::to_string(next + batch) + ")");
+        conn.execute(
+            "INSERT INTO filler SELECT range, md5(random()::VARCHAR) || md5(random()::VARCHAR) "
+            "FROM range(" +
+            std::to_string(next) + ", " + std::to_string(next + batch) + ")");
         conn.execute("CHECKPOINT");
         next += batch;
     }

@@ -57,11 +57,12 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--runs") == 0) runs = std::stoi(argv[i + 1]);
     }
     log::set_threshold(log::Level::Error);
-    const auto root = std::filesystem::temp_directory_path() / ("k9-db-bench-" + std::to_string(::getpid()));
+    const auto root =
+        std::filesystem::temp_directory_path() / ("k9-db-bench-" + std::to_string(::getpid()));
     std::filesystem::create_directories(root);
 
-    std::printf("%-8s %12s %10s %8s %10s %12s %10s %8s\n", "size", "cold start", "cp", "ratio", "open",
-                "persist", "cp+sync", "ratio");
+    std::printf("%-8s %12s %10s %8s %10s %12s %10s %8s\n", "size", "cold start", "cp", "ratio",
+                "open", "persist", "cp+sync", "ratio");
     for (int mb : sizes) {
         const auto dir = root / (std::to_string(mb) + "mb");
         std::filesystem::create_directories(dir / "seed");
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
         const double c = bench::median(cold), cc = bench::median(cp_cold);
         const double p = bench::median(persist), pc = bench::median(cp_persist);
         std::printf("%-8s %10.1fms %8.1fms %7.2fx %8.1fms %10.1fms %8.1fms %7.2fx\n",
-                    (std::to_string(bytes >> 20) + " MB").c_str(), c, cc, c / cc, bench::median(open), p, pc, p / pc);
+                    (std::to_string(bytes >> 20) + " MB").c_str(), c, cc, c / cc,
+                    bench::median(open), p, pc, p / pc);
         std::fflush(stdout);
     }
     std::filesystem::remove_all(root);

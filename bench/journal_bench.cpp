@@ -28,8 +28,8 @@ struct Result {
     double per_second = 0, p50 = 0, p99 = 0;
 };
 
-Result run(test::Moto& moto, const std::filesystem::path& dir, db::Durability mode, std::size_t max_batch,
-           int clients, double seconds) {
+Result run(test::Moto& moto, const std::filesystem::path& dir, db::Durability mode,
+           std::size_t max_batch, int clients, double seconds) {
     std::filesystem::create_directories(dir);
     db::ManagerOptions o;
     o.db_path = dir / "k9.db";
@@ -48,7 +48,8 @@ Result run(test::Moto& moto, const std::filesystem::path& dir, db::Durability mo
         threads.emplace_back([&, c] {
             for (int i = 0; !stop; ++i) {
                 const double t = monotonic_ms();
-                users.upsert_profile("c" + std::to_string(c) + "-" + std::to_string(i), {"bench", {}, {}, {}});
+                users.upsert_profile("c" + std::to_string(c) + "-" + std::to_string(i),
+                                     {"bench", {}, {}, {}});
                 latencies[static_cast<std::size_t>(c)].push_back(monotonic_ms() - t);
             }
         });
@@ -87,13 +88,15 @@ int main(int argc, char** argv) {
     moto.create_bucket("k9-journal-bench");
     test::TempDir tmp;
     if (csv) {
-        std::printf("clients,journal_wps,journal_p50_ms,journal_p99_ms,journal1_wps,journal1_p50_ms,journal1_p99_ms,"
-                    "snapshot_wps,snapshot_p50_ms,snapshot_p99_ms\n");
+        std::printf(
+            "clients,journal_wps,journal_p50_ms,journal_p99_ms,journal1_wps,journal1_p50_ms,"
+            "journal1_p99_ms,"
+            "snapshot_wps,snapshot_p50_ms,snapshot_p99_ms\n");
     } else {
         std::printf("%-8s | %-25s | %-25s | %-25s | %s\n", "clients", "journal (group commit)",
                     "journal, 1 write/entry", "snapshot (local only)", "group commit gain");
-        std::printf("%-8s | %8s %7s %8s | %8s %7s %8s | %8s %7s %8s |\n", "", "w/s", "p50 ms", "p99 ms", "w/s",
-                    "p50 ms", "p99 ms", "w/s", "p50 ms", "p99 ms");
+        std::printf("%-8s | %8s %7s %8s | %8s %7s %8s | %8s %7s %8s |\n", "", "w/s", "p50 ms",
+                    "p99 ms", "w/s", "p50 ms", "p99 ms", "w/s", "p50 ms", "p99 ms");
     }
     int run_id = 0;
     for (int c : clients) {
@@ -102,18 +105,22 @@ int main(int argc, char** argv) {
         const Result j1 = run(moto, dir(), db::Durability::Journal, 1, c, seconds);
         const Result s = run(moto, dir(), db::Durability::Snapshot, 256, c, seconds);
         if (csv) {
-            std::printf("%d,%.1f,%.2f,%.2f,%.1f,%.2f,%.2f,%.1f,%.2f,%.2f\n", c, j.per_second, j.p50, j.p99,
-                        j1.per_second, j1.p50, j1.p99, s.per_second, s.p50, s.p99);
+            std::printf("%d,%.1f,%.2f,%.2f,%.1f,%.2f,%.2f,%.1f,%.2f,%.2f\n", c, j.per_second, j.p50,
+                        j.p99, j1.per_second, j1.p50, j1.p99, s.per_second, s.p50, s.p99);
         } else {
-            std::printf("%-8d | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %.2fx\n", c,
-                        j.per_second, j.p50, j.p99, j1.per_second, j1.p50, j1.p99, s.per_second, s.p50, s.p99,
-                        j.per_second / std::max(1.0, j1.per_second));
+            std::printf(
+                "%-8d | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %8.0f %7.1f %8.1f | %.2fx\n", c,
+                j.per_second, j.p50, j.p99, j1.per_second, j1.p50, j1.p99, s.per_second, s.p50,
+                s.p99, j.per_second / std::max(1.0, j1.per_second));
         }
         std::fflush(stdout);
     }
     if (!csv) {
-        std::printf("(%.0f s per cell; an acknowledged write in journal mode is in the store, in snapshot mode only "
-                    "in the local file)\n", seconds);
+        std::printf(
+            "(%.0f s per cell; an acknowledged write in journal mode is in the store, in snapshot "
+            "mode only "
+            "in the local file)\n",
+            seconds);
     }
     return 0;
 }

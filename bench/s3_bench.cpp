@@ -28,18 +28,20 @@ int main(int argc, char** argv) {
     const std::string bucket = "k9-bench";
     moto.create_bucket(bucket);
     auto settings = moto.settings();
-    if (const char* v = std::getenv("K9_S3_PARALLEL_BELOW_MBPS")) settings.parallel_below_mbps = std::atoi(v);  // NOLINT
+    if (const char* v = std::getenv("K9_S3_PARALLEL_BELOW_MBPS"))
+        settings.parallel_below_mbps = std::atoi(v);  // NOLINT
     auto store = moto.store(bucket, "", settings);
     test::TempDir tmp;
     const std::string aws = bench::aws_cli(moto.aws_env(), moto.endpoint());
 
-    std::printf("%-8s | %-34s | %-24s\n", "", "download MB/s (ratio k9/peer)", "upload MB/s (ratio k9/aws)");
-    std::printf("%-8s | %8s %8s %8s %6s %6s | %8s %8s %6s\n", "size", "k9", "curl", "aws", "/curl", "/aws", "k9",
-                "aws", "/aws");
+    std::printf("%-8s | %-34s | %-24s\n", "", "download MB/s (ratio k9/peer)",
+                "upload MB/s (ratio k9/aws)");
+    std::printf("%-8s | %8s %8s %8s %6s %6s | %8s %8s %6s\n", "size", "k9", "curl", "aws", "/curl",
+                "/aws", "k9", "aws", "/aws");
     for (int mb : sizes) {
         const auto src = tmp / ("src-" + std::to_string(mb));
-        bench::run("head -c " + std::to_string(static_cast<long long>(mb) * 1'000'000) + " /dev/urandom > " +
-                   bench::shell_quote(src.string()));
+        bench::run("head -c " + std::to_string(static_cast<long long>(mb) * 1'000'000) +
+                   " /dev/urandom > " + bench::shell_quote(src.string()));
         const double bytes = static_cast<double>(std::filesystem::file_size(src));
         const std::string key = "bench/" + std::to_string(mb) + ".bin";
         const std::string s3url = "s3://" + bucket + "/" + key;
@@ -54,8 +56,8 @@ int main(int argc, char** argv) {
             const auto out = tmp / "out";
             std::filesystem::remove(out);
             curl_down.push_back(bench::time_ms([&] {
-                bench::run("curl -sf -o " + bench::shell_quote(out.string()) + " " + moto.endpoint() + "/" + bucket +
-                           "/" + key);
+                bench::run("curl -sf -o " + bench::shell_quote(out.string()) + " " +
+                           moto.endpoint() + "/" + bucket + "/" + key);
             }));
             std::filesystem::remove(out);
             aws_down.push_back(bench::time_ms([&] {
@@ -65,11 +67,14 @@ int main(int argc, char** argv) {
             k9_down.push_back(bench::time_ms([&] { store->get_file(key, out); }));
             std::filesystem::remove(out);
         }
-        auto mbps = [&](const std::vector<double>& ms) { return bytes / 1e6 / (bench::median(ms) / 1000.0); };
+        auto mbps = [&](const std::vector<double>& ms) {
+            return bytes / 1e6 / (bench::median(ms) / 1000.0);
+        };
         const double kd = mbps(k9_down), cd = mbps(curl_down), ad = mbps(aws_down);
         const double ku = mbps(k9_up), au = mbps(aws_up);
         std::printf("%-8s | %8.0f %8.0f %8.0f %5.2fx %5.2fx | %8.0f %8.0f %5.2fx\n",
-                    (std::to_string(mb) + " MB").c_str(), kd, cd, ad, kd / cd, kd / ad, ku, au, ku / au);
+                    (std::to_string(mb) + " MB").c_str(), kd, cd, ad, kd / cd, kd / ad, ku, au,
+                    ku / au);
         std::fflush(stdout);
         store->remove(key);
         std::filesystem::remove(src);

@@ -124,8 +124,8 @@ TEST_F(AuthTest, WrongSecretAlgNoneAndMissingSubjectsAreRefused) {
     const std::string unsigned_input = signing_input({{"alg", "none"}, {"typ", "JWT"}}, claims());
     EXPECT_TRUE(refused(with_token(unsigned_input + ".")));
     EXPECT_TRUE(refused(with_token(signing_input({{"alg", "None"}}, claims()) + ".")));
-    EXPECT_TRUE(refused(with_token(unsigned_input + "." +
-                                   base64url_encode(test::hmac_sha256(kApiSecret, unsigned_input)))));
+    EXPECT_TRUE(refused(with_token(
+        unsigned_input + "." + base64url_encode(test::hmac_sha256(kApiSecret, unsigned_input)))));
     EXPECT_TRUE(refused(with_token(hs256(claims(), kApiSecret, {{"alg", "HS512"}}))));
 
     json empty_sub = claims();
@@ -157,8 +157,7 @@ TEST_F(AuthTest, Hs256TokensAreRefusedWhenOnlyAJwksIsConfigured) {
     start_jwks_only();
     EXPECT_TRUE(refused(with_token(token(kUserA))));  // signed with the (unconfigured) dev secret
     // Algorithm confusion: the RSA public key used as an HMAC secret.
-    EXPECT_TRUE(refused(
-        with_token(hs256(claims(), key_->pem, {{"alg", "HS256"}, {"kid", "k1"}}))));
+    EXPECT_TRUE(refused(with_token(hs256(claims(), key_->pem, {{"alg", "HS256"}, {"kid", "k1"}}))));
     EXPECT_TRUE(
         refused(with_token(signing_input({{"alg", "none"}, {"kid", "k1"}}, claims()) + ".")));
 }

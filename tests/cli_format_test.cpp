@@ -14,7 +14,8 @@ namespace {
 TEST(Progress, RendersBytesRateAndTimeLeft) {
     EXPECT_EQ(cli::Progress::render(25'000'000, 100'000'000, 1.0),
               "25.0 MB / 100.0 MB   25%  25.0 MB/s  0:03 left");
-    EXPECT_EQ(cli::Progress::render(100'000'000, 100'000'000, 2.0), "100.0 MB / 100.0 MB  100%  50.0 MB/s");
+    EXPECT_EQ(cli::Progress::render(100'000'000, 100'000'000, 2.0),
+              "100.0 MB / 100.0 MB  100%  50.0 MB/s");
     EXPECT_EQ(cli::Progress::render(5'000'000, 0, 1.0), "5.0 MB  5.0 MB/s");
 }
 

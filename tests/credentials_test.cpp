@@ -56,7 +56,7 @@ struct Sent {
 // httplib but only to 127.0.0.1 (anything else is "refused": no test can reach a real metadata
 // service); canned() answers every request with one reply, without any network.
 class Http {
-public:
+  public:
     HttpFetch loopback() {
         return [this](const std::string& method, const std::string& url, const Headers& headers,
                       std::chrono::milliseconds timeout) {
@@ -87,7 +87,7 @@ public:
         return sent_;
     }
 
-private:
+  private:
     void record(const std::string& method, const std::string& url, const Headers& headers,
                 std::chrono::milliseconds timeout) {
         std::lock_guard lock(mutex_);
@@ -99,7 +99,7 @@ private:
 
 // An httplib::Server on 127.0.0.1, a free port, serving from its own thread.
 class LoopbackServer {
-public:
+  public:
     explicit LoopbackServer(const std::function<void(httplib::Server&)>& routes) {
         routes(server_);
         port_ = server_.bind_to_any_port("127.0.0.1");
@@ -113,7 +113,7 @@ public:
     }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-private:
+  private:
     httplib::Server server_;
     int port_ = -1;
     std::thread thread_;
@@ -122,7 +122,7 @@ private:
 // A container credentials endpoint (ECS agent, EKS Pod Identity agent): GET /creds, checking the
 // Authorization header when told to.
 class ContainerEndpoint {
-public:
+  public:
     std::string url() const { return server_.url() + "/creds"; }
     int hits() const { return hits_; }
     void require_authorization(const std::string& value) {
@@ -138,7 +138,7 @@ public:
         set([&] { delay_ = d; });
     }
 
-private:
+  private:
     void set(const std::function<void()>& change) {
         std::lock_guard lock(mutex_);
         change();
@@ -178,7 +178,7 @@ private:
 // IMDSv2 as EC2 documents it: PUT /latest/api/token with a TTL header (1..21600 s) returns a
 // token; every metadata GET without a valid X-aws-ec2-metadata-token answers 401.
 class Imds {
-public:
+  public:
     explicit Imds(bool has_role = true) : has_role_(has_role) {}
     std::string url() const { return server_.url(); }
     std::vector<std::string> log() const {
@@ -186,7 +186,7 @@ public:
         return log_;
     }
 
-private:
+  private:
     void token(const httplib::Request& req, httplib::Response& res) {
         std::lock_guard lock(mutex_);
         const std::string ttl = req.get_header_value("X-aws-ec2-metadata-token-ttl-seconds");
@@ -302,7 +302,7 @@ TEST(EnvironmentCredentials, WinOverSharedFilesAndHalfSetFallsThrough) {
 // ---- 2. shared files ----
 
 class SharedFiles : public ::testing::Test {
-protected:
+  protected:
     SharedFiles() {
         test::spit(dir / "credentials",
                    "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = d\n"

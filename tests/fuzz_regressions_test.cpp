@@ -86,7 +86,8 @@ class FuzzReplay : public ::testing::TestWithParam<Target> {
         for (const auto& file : files) {
             const std::string bytes = read_file(file);
             std::snprintf(g_current, sizeof g_current, "%s", file.c_str());
-            EXPECT_EQ(target.entry(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), 0)
+            EXPECT_EQ(
+                target.entry(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), 0)
                 << file;
         }
         g_current[0] = '\0';

@@ -59,7 +59,7 @@ std::string segment(const std::string& token, int i) {
 }
 
 class JwtTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         key_a_ = new RsaKey(2048);
         key_b_ = new RsaKey(2048);

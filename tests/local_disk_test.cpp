@@ -76,7 +76,7 @@ TEST(LocalDisk, AFileStoreDownloadIntoAFullDiskFailsWithENOSPC) {
 }
 
 class LocalDiskS3 : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         moto_.create_bucket(bucket_);
         settings_ = moto_.settings();

@@ -13,10 +13,8 @@ using repo::InvalidInput;
 using repo::NewReport;
 
 class RepositoriesTest : public ::testing::Test {
-protected:
-    RepositoriesTest() {
-        manager_ = test::make_manager(tmp_ / "k9.db", store_);
-    }
+  protected:
+    RepositoriesTest() { manager_ = test::make_manager(tmp_ / "k9.db", store_); }
     // A clock that moves one millisecond per call, so ordering is deterministic.
     Clock stepping_clock() {
         return [this] { return now_ += 1000; };
@@ -34,15 +32,17 @@ protected:
 TEST_F(RepositoriesTest, ProfileIsCreatedOnFirstWriteThenPatched) {
     repo::UserRepository users(*manager_, stepping_clock());
     EXPECT_FALSE(users.get_user("sub-1"));
-    auto u = users.upsert_profile("sub-1", {"Ann", std::string("ann@example.com"), {}, nlohmann::json{{"theme", "dark"}}});
+    auto u = users.upsert_profile(
+        "sub-1", {"Ann", std::string("ann@example.com"), {}, nlohmann::json{{"theme", "dark"}}});
     EXPECT_EQ(u.name, "Ann");
     EXPECT_EQ(u.email, "ann@example.com");
     EXPECT_EQ(u.preferences["theme"], "dark");
     EXPECT_EQ(u.created_at, u.updated_at);
 
-    auto v = users.upsert_profile("sub-1", {std::nullopt, std::optional<std::string>{}, std::string("https://x/a.png"), {}});
-    EXPECT_EQ(v.name, "Ann");                  // unchanged
-    EXPECT_FALSE(v.email.has_value());          // cleared
+    auto v = users.upsert_profile(
+        "sub-1", {std::nullopt, std::optional<std::string>{}, std::string("https://x/a.png"), {}});
+    EXPECT_EQ(v.name, "Ann");                    // unchanged
+    EXPECT_FALSE(v.email.has_value());           // cleared
     EXPECT_EQ(v.avatar_url, "https://x/a.png");  // set
     EXPECT_EQ(v.preferences["theme"], "dark");   // unchanged
     EXPECT_EQ(v.created_at, u.created_at);
@@ -52,18 +52,21 @@ TEST_F(RepositoriesTest, ProfileIsCreatedOnFirstWriteThenPatched) {
 TEST_F(RepositoriesTest, ProfileInputIsValidated) {
     repo::UserRepository users(*manager_);
     EXPECT_THROW(users.upsert_profile("u", {std::string("  "), {}, {}, {}}), InvalidInput);
-    EXPECT_THROW(users.upsert_profile("u", {"Ann", std::string("not-an-email"), {}, {}}), InvalidInput);
+    EXPECT_THROW(users.upsert_profile("u", {"Ann", std::string("not-an-email"), {}, {}}),
+                 InvalidInput);
     EXPECT_THROW(users.upsert_profile("u", {"Ann", {}, std::string("ftp://x"), {}}), InvalidInput);
     EXPECT_THROW(users.upsert_profile("u", {"Ann", {}, {}, nlohmann::json::array()}), InvalidInput);
     EXPECT_THROW(users.upsert_profile("", {"Ann", {}, {}, {}}), InvalidInput);
-    EXPECT_THROW(users.upsert_profile("u", {std::nullopt, {}, {}, {}}), MutationRejected);  // no name yet
+    EXPECT_THROW(users.upsert_profile("u", {std::nullopt, {}, {}, {}}),
+                 MutationRejected);  // no name yet
     EXPECT_EQ(manager_->status().seq, 0);
 }
 
 TEST_F(RepositoriesTest, ReportsAreListedNewestFirstWithACursor) {
     repo::ReportRepository reports(*manager_, stepping_clock());
     std::vector<std::string> ids;
-    for (int i = 0; i < 7; ++i) ids.push_back(reports.create("u1", report("r" + std::to_string(i))).id);
+    for (int i = 0; i < 7; ++i)
+        ids.push_back(reports.create("u1", report("r" + std::to_string(i))).id);
     reports.create("u2", report("someone else's"));
 
     auto page1 = reports.list_for_user("u1", 3);
@@ -87,7 +90,8 @@ TEST_F(RepositoriesTest, ReportsWithTheSameTimestampPageWithoutGapsOrRepeats) {
     std::optional<std::string> cursor;
     do {
         auto page = reports.list_for_user("u1", 2, cursor);
-        for (const auto& r : page.items) EXPECT_TRUE(seen.insert(r.id).second) << "repeated " << r.id;
+        for (const auto& r : page.items)
+            EXPECT_TRUE(seen.insert(r.id).second) << "repeated " << r.id;
         cursor = page.next_cursor;
     } while (cursor);
     EXPECT_EQ(seen, created);
@@ -98,12 +102,14 @@ TEST_F(RepositoriesTest, BadLimitsAndCursorsAreInvalidInput) {
     EXPECT_THROW(reports.list_for_user("u1", 0), InvalidInput);
     EXPECT_THROW(reports.list_for_user("u1", 101), InvalidInput);
     EXPECT_THROW(reports.list_for_user("u1", 10, std::string("!!not-a-cursor")), InvalidInput);
-    EXPECT_THROW(reports.list_for_user("u1", 10, std::string("bm9jb2xvbg")), InvalidInput);  // "nocolon"
+    EXPECT_THROW(reports.list_for_user("u1", 10, std::string("bm9jb2xvbg")),
+                 InvalidInput);  // "nocolon"
 }
 
 TEST_F(RepositoriesTest, CreateGetUpdateDelete) {
     repo::ReportRepository reports(*manager_, stepping_clock());
-    auto r = reports.create("u1", {"Title", "Me", "2024-02-29", {{"a", {1, 2}}}, {"p1", "p2", "p1"}});
+    auto r =
+        reports.create("u1", {"Title", "Me", "2024-02-29", {{"a", {1, 2}}}, {"p1", "p2", "p1"}});
     EXPECT_EQ(r.favorites, (std::vector<std::string>{"p1", "p2"}));
     EXPECT_EQ(r.date, "2024-02-29");
     EXPECT_EQ(r.reference["a"][1], 2);
@@ -113,7 +119,8 @@ TEST_F(RepositoriesTest, CreateGetUpdateDelete) {
     ASSERT_TRUE(got);
     EXPECT_EQ(got->to_json(), r.to_json());
 
-    auto u = reports.update("u1", r.id, {std::string("New title"), {}, std::string("2025-01-31"), {}});
+    auto u =
+        reports.update("u1", r.id, {std::string("New title"), {}, std::string("2025-01-31"), {}});
     EXPECT_EQ(u.title, "New title");
     EXPECT_EQ(u.author, "Me");
     EXPECT_EQ(u.date, "2025-01-31");
@@ -158,7 +165,8 @@ TEST_F(RepositoriesTest, AUserCannotSeeOrChangeAnotherUsersReport) {
     repo::ReportRepository reports(*manager_);
     auto mine = reports.create("alice", report("alice's"));
     EXPECT_FALSE(reports.get("bob", mine.id));
-    EXPECT_THROW(reports.update("bob", mine.id, {std::string("stolen"), {}, {}, {}}), MutationRejected);
+    EXPECT_THROW(reports.update("bob", mine.id, {std::string("stolen"), {}, {}, {}}),
+                 MutationRejected);
     EXPECT_THROW(reports.remove("bob", mine.id), MutationRejected);
     EXPECT_THROW(reports.set_favorite("bob", mine.id, "p", true), MutationRejected);
     EXPECT_THROW(reports.replace_favorites("bob", mine.id, {"p"}), MutationRejected);
@@ -171,8 +179,8 @@ TEST_F(RepositoriesTest, MutationsReplayToTheSameState) {
     // recorded mutations to a fresh database must give identical tables.
     std::vector<db::Mutation> recorded;
     db::MutationRegistry recording;
-    for (const char* name : {"user.upsert_profile", "report.create", "report.update", "report.delete",
-                             "report.set_favorite", "report.replace_favorites"}) {
+    for (const char* name : {"user.upsert_profile", "report.create", "report.update",
+                             "report.delete", "report.set_favorite", "report.replace_favorites"}) {
         recording.add(name, [&recorded, name](duck::Connection& c, const nlohmann::json& p) {
             recorded.push_back({name, p});
             return repo::k9_mutations().find(name)(c, p);
@@ -204,7 +212,11 @@ TEST_F(RepositoriesTest, MutationsReplayToTheSameState) {
         return mm.read([](duck::Connection& c) {
             std::string out;
             for (const char* t : {"users", "reports"}) {
-                out += c.query(std::string("SELECT count(*)::VARCHAR || ':' || coalesce(sum(hash(x)), 0)::VARCHAR FROM ") + t + " x").text(0, 0) + ";";
+                out += c.query(std::string("SELECT count(*)::VARCHAR || ':' || "
+                                           "coalesce(sum(hash(x)), 0)::VARCHAR FROM ") +
+                               t + " x")
+                           .text(0, 0) +
+                       ";";
             }
             return out;
         });

@@ -19,7 +19,7 @@ using store::Precondition;
 using store::StoreError;
 
 class S3StoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         moto_.create_bucket(bucket_);
         settings_ = moto_.settings();
@@ -63,7 +63,8 @@ TEST_F(S3StoreTest, LargeObjectsGoMultipartAndComeBackIdentical) {
     };
     auto info = store_->put_file(tmp_ / "big", "db/big.db", put);
     EXPECT_EQ(last_progress, data.size());
-    EXPECT_NE(info.etag.find('-'), std::string::npos) << "a multipart ETag ends in -<parts>: " << info.etag;
+    EXPECT_NE(info.etag.find('-'), std::string::npos)
+        << "a multipart ETag ends in -<parts>: " << info.etag;
     EXPECT_EQ(info.checksum, xxh128_hex(data));
     EXPECT_NE(info.server_time, 0) << "CompleteMultipartUpload's Date is the store's clock";
 
@@ -93,10 +94,12 @@ TEST_F(S3StoreTest, MultipartHonoursPreconditionsAndLeavesNoParts) {
     store::PutOptions create;
     create.precondition = Precondition::if_none_match_any();
     auto first = store_->put_file(tmp_ / "big", "db/cond.db", create);
-    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "big", "db/cond.db", create); }), ErrorKind::PreconditionFailed);
+    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "big", "db/cond.db", create); }),
+              ErrorKind::PreconditionFailed);
     store::PutOptions replace;
     replace.precondition = Precondition::if_match("\"not-the-etag\"");
-    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "big", "db/cond.db", replace); }), ErrorKind::PreconditionFailed);
+    EXPECT_EQ(kind_of([&] { store_->put_file(tmp_ / "big", "db/cond.db", replace); }),
+              ErrorKind::PreconditionFailed);
     replace.precondition = Precondition::if_match(first.etag);
     EXPECT_NO_THROW(store_->put_file(tmp_ / "big", "db/cond.db", replace));
     EXPECT_EQ(in_progress_uploads().find("<Upload>"), std::string::npos) << in_progress_uploads();
@@ -207,7 +210,8 @@ TEST(S3Address, PathStyleForCustomEndpointsVirtualHostedForAws) {
     EXPECT_EQ(a.host, "my-bucket.s3.eu-west-1.amazonaws.com");
     EXPECT_EQ(a.canonical_uri, "/databases/k9%20api%2B1.db");
     auto list = store::s3::s3_address(loc, aws, "", {{"list-type", "2"}, {"prefix", "a b/"}});
-    EXPECT_EQ(list.url, "https://my-bucket.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=a%20b%2F");
+    EXPECT_EQ(list.url,
+              "https://my-bucket.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=a%20b%2F");
 
     config::S3Settings custom = aws;
     custom.endpoint = "http://127.0.0.1:9000";
@@ -232,24 +236,29 @@ TEST_F(S3StoreTest, KmsEncryptionWhenConfigured) {
     store::s3::S3Call head("HeadObject", "HEAD", "kms/x");
     auto resp = s->client().send(head);
     EXPECT_EQ(resp.header("x-amz-server-side-encryption").value_or(""), "aws:kms");
-    EXPECT_EQ(resp.header("x-amz-server-side-encryption-aws-kms-key-id").value_or(""), "alias/k9-test");
+    EXPECT_EQ(resp.header("x-amz-server-side-encryption-aws-kms-key-id").value_or(""),
+              "alias/k9-test");
 }
 
 TEST(S3Xml, CompleteMultipartWithAnErrorBodyIsAnError) {
     const auto err = store::s3::parse_error(
-        "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an internal error."
+        "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>We encountered an "
+        "internal error."
         "</Message><RequestId>656c76696e6727732072657175657374</RequestId></Error>");
     ASSERT_TRUE(err);
     EXPECT_EQ(err->code, "InternalError");
     EXPECT_EQ(err->request_id, "656c76696e6727732072657175657374");
-    EXPECT_FALSE(store::s3::parse_error("<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>"));
+    EXPECT_FALSE(store::s3::parse_error(
+        "<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>"));
     EXPECT_THROW(store::s3::parse_complete_multipart("<Compl"), StoreError);
 }
 
 TEST(S3Xml, ListingsParse) {
     auto page = store::s3::parse_list_objects_v2(
-        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>tok</NextContinuationToken>"
-        "<Contents><Key>a/b</Key><Size>12</Size><ETag>\"e\"</ETag><LastModified>2026-11-25T17:18:52.000Z"
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>tok</"
+        "NextContinuationToken>"
+        "<Contents><Key>a/b</Key><Size>12</Size><ETag>\"e\"</"
+        "ETag><LastModified>2026-11-25T17:18:52.000Z"
         "</LastModified></Contents></ListBucketResult>");
     ASSERT_EQ(page.objects.size(), 1u);
     EXPECT_EQ(page.objects[0].key, "a/b");
@@ -257,7 +266,8 @@ TEST(S3Xml, ListingsParse) {
     EXPECT_TRUE(page.truncated);
     EXPECT_EQ(page.next_continuation_token, "tok");
     EXPECT_EQ(format_iso8601(page.objects[0].last_modified), "2026-11-25T17:18:52.000000Z");
-    EXPECT_THROW(store::s3::parse_list_objects_v2("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"),
+    EXPECT_THROW(store::s3::parse_list_objects_v2(
+                     "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>"),
                  StoreError);
     EXPECT_THROW(store::s3::parse_list_objects_v2("not xml"), StoreError);
 }

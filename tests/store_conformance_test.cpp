@@ -38,7 +38,7 @@ PutOptions with(Precondition p) {
 }
 
 class StoreConformance : public ::testing::TestWithParam<test::BackendFactory> {
-protected:
+  protected:
     void SetUp() override { store_ = GetParam().make(); }
     store::ObjectStore& s() { return *store_; }
     test::TempDir tmp_;
@@ -96,8 +96,9 @@ TEST_P(StoreConformance, MissingObjectsAreNotFound) {
 
 TEST_P(StoreConformance, CreateOnlyPutRefusesAnExistingKey) {
     s().put_bytes("first", "k", with(Precondition::if_none_match_any()));
-    EXPECT_EQ(kind_of([&] { s().put_bytes("second", "k", with(Precondition::if_none_match_any())); }),
-              ErrorKind::PreconditionFailed);
+    EXPECT_EQ(
+        kind_of([&] { s().put_bytes("second", "k", with(Precondition::if_none_match_any())); }),
+        ErrorKind::PreconditionFailed);
     EXPECT_EQ(s().get_bytes("k"), "first");
 }
 
@@ -122,8 +123,8 @@ TEST_P(StoreConformance, GetIfMatchFailsWhenTheObjectChanged) {
 }
 
 TEST_P(StoreConformance, ListsByPrefixInKeyOrder) {
-    for (const char* k : {"j/00000000000000000002", "j/00000000000000000001", "j/00000000000000000010",
-                          "jx", "other/1"}) {
+    for (const char* k : {"j/00000000000000000002", "j/00000000000000000001",
+                          "j/00000000000000000010", "jx", "other/1"}) {
         s().put_bytes(k, k);
     }
     auto all = s().list("j/");

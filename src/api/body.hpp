@@ -15,22 +15,22 @@
 namespace k9::api {
 
 class Body {
-public:
+  public:
     // Parses the request body; `allowed` lists every field the route accepts.
     Body(const Request& request, std::initializer_list<const char*> allowed);
 
     bool has(const char* name) const { return json_.contains(name); }
     bool is_null(const char* name) const { return has(name) && json_[name].is_null(); }
-    std::string string(const char* name) const;             // required string
+    std::string string(const char* name) const;                          // required string
     std::optional<std::string> optional_string(const char* name) const;  // absent: nullopt
     // Present and null -> optional holding nullopt (clear); absent -> nullopt.
     std::optional<std::optional<std::string>> nullable_string(const char* name) const;
-    bool boolean(const char* name) const;                   // required boolean
-    nlohmann::json value(const char* name) const;           // required, any JSON but null
+    bool boolean(const char* name) const;          // required boolean
+    nlohmann::json value(const char* name) const;  // required, any JSON but null
     std::optional<nlohmann::json> optional_object(const char* name) const;  // object or null
     std::vector<std::string> string_list(const char* name) const;  // required array of strings
 
-private:
+  private:
     const nlohmann::json& field(const char* name) const;
     nlohmann::json json_;
 };

@@ -16,7 +16,8 @@ Response error_response(int status, const std::string& code, const std::string& 
                         const std::string& request_id) {
     nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
     if (!request_id.empty()) body["error"]["request_id"] = request_id;
-    return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return json_response(status,
+                         body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace k9::api

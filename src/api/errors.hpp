@@ -13,7 +13,7 @@
 namespace k9::api {
 
 class ApiError : public std::runtime_error {
-public:
+  public:
     ApiError(int http_status, std::string error_code, const std::string& message)
         : std::runtime_error(message), status(http_status), code(std::move(error_code)) {}
     int status;

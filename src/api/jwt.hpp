@@ -22,14 +22,14 @@ namespace k9::api {
 // Why a token (or a key set) was refused. The message is safe to return to the client: it
 // never echoes the token or any secret.
 class JwtError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // RSA public keys from a JSON Web Key Set (Cognito publishes one per user pool at
 // <issuer>/.well-known/jwks.json). Immutable once parsed; safe to share between threads.
 class Jwks {
-public:
+  public:
     // Parses {"keys":[{"kty":"RSA","kid":..,"n":..,"e":..,"alg":"RS256","use":"sig"},...]}.
     // Skipped: keys of other types, keys without a `kid`, keys whose `use` is not "sig" and
     // keys whose `alg` is not RS256. Throws JwtError when the JSON is not a key set, or when
@@ -50,7 +50,7 @@ public:
     bool verify_rs256(std::string_view kid, std::string_view signing_input,
                       std::string_view signature) const;
 
-private:
+  private:
     Jwks();
     struct Impl;
     std::unique_ptr<Impl> impl_;

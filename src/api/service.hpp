@@ -13,9 +13,9 @@
 namespace k9::api {
 
 class Service {
-public:
-    Service(const config::Config& config, const config::EnvLookup& env, Clock clock = system_clock(),
-            JwksFetch fetch = {});
+  public:
+    Service(const config::Config& config, const config::EnvLookup& env,
+            Clock clock = system_clock(), JwksFetch fetch = {});
     ~Service();
 
     // Cold start: throws db::ColdStartError / SchemaTooNew (nothing created then).
@@ -24,7 +24,7 @@ public:
     AutoPersist& persist() { return *persist_; }
     db::DatabaseManager& manager() { return *manager_; }
 
-private:
+  private:
     std::shared_ptr<store::ObjectStore> store_;
     std::unique_ptr<db::DatabaseManager> manager_;
     std::unique_ptr<repo::UserRepository> users_;

@@ -7,16 +7,19 @@
 
 namespace k9::cli {
 
-int run_download(Context& ctx, const std::filesystem::path& file, bool optional_object, std::ostream& out) {
+int run_download(Context& ctx, const std::filesystem::path& file, bool optional_object,
+                 std::ostream& out) {
     const auto target = std::filesystem::absolute(file);
     if (target == ctx.config().db_path) {
-        log::error("Refusing to download over the managed database (K9_DB_PATH); choose another --file",
-                   {{"file", target.string()}});
+        log::error(
+            "Refusing to download over the managed database (K9_DB_PATH); choose another --file",
+            {{"file", target.string()}});
         return kFailed;
     }
     try {
         Progress progress("download");
-        const auto info = db::download_snapshot(ctx.store(), ctx.config().key, target, progress.callback());
+        const auto info =
+            db::download_snapshot(ctx.store(), ctx.config().key, target, progress.callback());
         progress.finish();
         out << "Downloaded " << ctx.remote_url() << " to " << target.string() << " ("
             << human_bytes(info.size) << ", ETag " << info.etag << ")\n";
@@ -26,7 +29,8 @@ int run_download(Context& ctx, const std::filesystem::path& file, bool optional_
             log::error("Failed to download from " + ctx.store().display_name() + ": " + e.what());
             return kFailed;
         }
-        log::warning("Database not found in " + ctx.store().display_name() + ": " + ctx.remote_url());
+        log::warning("Database not found in " + ctx.store().display_name() + ": " +
+                     ctx.remote_url());
         out << "No database at " << ctx.remote_url() << " yet"
             << (optional_object ? " (a cold start will create one)\n" : "\n");
         return optional_object ? kOk : kFailed;

@@ -11,8 +11,8 @@ int run_persist(Context& ctx, std::ostream& out) {
     try {
         const auto result = manager.persist_to_s3();
         if (!result.uploaded) {
-            out << "Nothing to persist: " << ctx.remote_url() << " is up to date (ETag " << result.etag
-                << ")\n";
+            out << "Nothing to persist: " << ctx.remote_url() << " is up to date (ETag "
+                << result.etag << ")\n";
         } else {
             out << "Persisted " << pending << " pending write(s) to " << ctx.remote_url() << " ("
                 << human_bytes(result.bytes) << ", ETag " << result.etag << ", "

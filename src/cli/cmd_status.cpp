@@ -71,7 +71,8 @@ int run_status(Context& ctx, bool as_json, std::ostream& out) {
         row("Local database", cfg.db_path.string() + " (none yet: a cold start will " +
                                   (remote ? "download the snapshot)" : "create a new database)"));
     } else {
-        row("Local database", cfg.db_path.string() + " (" + human_bytes(j["local_bytes"].get<std::uint64_t>()) + ")");
+        row("Local database",
+            cfg.db_path.string() + " (" + human_bytes(j["local_bytes"].get<std::uint64_t>()) + ")");
         row("Origin", text(j["origin"], "unknown"));
         row("Schema version", std::to_string(j["schema_version"].get<int>()));
         row("Pending writes", pending_text(pending, journal));

@@ -15,7 +15,7 @@ enum ExitCode : int { kOk = 0, kFailed = 1, kUsage = 2, kConflict = 3 };
 class Progress;
 
 class Context {
-public:
+  public:
     explicit Context(config::EnvLookup env);
     ~Context();
 
@@ -26,7 +26,7 @@ public:
     // The snapshot's URL, e.g. s3://bucket/databases/k9_api_dev.db.
     std::string remote_url() { return store().url_for(config().key); }
 
-private:
+  private:
     config::EnvLookup env_;
     std::optional<config::Config> config_;
     std::shared_ptr<store::ObjectStore> store_;

@@ -18,9 +18,13 @@ std::string mb(double bytes) {
 }  // namespace
 
 Progress::Progress(std::string label, bool force)
-    : label_(std::move(label)), enabled_(force || ::isatty(STDERR_FILENO) == 1), started_ms_(monotonic_ms()) {}
+    : label_(std::move(label)),
+      enabled_(force || ::isatty(STDERR_FILENO) == 1),
+      started_ms_(monotonic_ms()) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+    finish();
+}
 
 store::ProgressFn Progress::callback() {
     if (!enabled_) return {};
@@ -32,7 +36,9 @@ std::string Progress::render(std::uint64_t done, std::uint64_t total, double sec
     std::string out = mb(static_cast<double>(done));
     if (total > 0) {
         char pct[16];
-        std::snprintf(pct, sizeof pct, "  %3d%%", static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)));
+        std::snprintf(
+            pct, sizeof pct, "  %3d%%",
+            static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)));
         out += " / " + mb(static_cast<double>(total)) + pct;
     }
     out += "  " + mb(rate) + "/s";

@@ -12,7 +12,7 @@
 namespace k9::cli {
 
 class Progress {
-public:
+  public:
     // `label` is shown first, e.g. "download". `force` shows it even when not a terminal.
     explicit Progress(std::string label, bool force = false);
     ~Progress();
@@ -28,7 +28,7 @@ public:
     // "12.3 MB / 100.0 MB  12%  45.6 MB/s  0:02 left"
     static std::string render(std::uint64_t done, std::uint64_t total, double seconds);
 
-private:
+  private:
     std::string label_;
     bool enabled_;
     std::mutex mutex_;

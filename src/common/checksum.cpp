@@ -20,9 +20,13 @@ Xxh128::Xxh128() : state_(std::make_unique<State>()) {
     if (state_->s == nullptr || XXH3_128bits_reset(state_->s) != XXH_OK) throw std::bad_alloc();
 }
 
-Xxh128::~Xxh128() { XXH3_freeState(state_->s); }
+Xxh128::~Xxh128() {
+    XXH3_freeState(state_->s);
+}
 
-void Xxh128::update(const void* data, std::size_t size) { XXH3_128bits_update(state_->s, data, size); }
+void Xxh128::update(const void* data, std::size_t size) {
+    XXH3_128bits_update(state_->s, data, size);
+}
 
 std::string Xxh128::hex() const {
     XXH128_canonical_t canonical;

@@ -16,11 +16,11 @@ namespace stdfs = std::filesystem;
 
 // An operating-system error, with the path and operation in the message.
 class IoError : public std::runtime_error {
-public:
+  public:
     IoError(std::string what, int errno_value);
     int errno_value() const { return errno_; }
 
-private:
+  private:
     int errno_;
 };
 
@@ -29,7 +29,7 @@ private:
 
 // An open file descriptor, closed on destruction.
 class Fd {
-public:
+  public:
     Fd() = default;
     explicit Fd(int fd) : fd_(fd) {}
     Fd(Fd&& other) noexcept : fd_(other.release()) {}
@@ -41,7 +41,7 @@ public:
     int release();
     explicit operator bool() const { return fd_ >= 0; }
 
-private:
+  private:
     int fd_ = -1;
 };
 
@@ -68,7 +68,7 @@ void atomic_write(const stdfs::path& path, std::string_view content);
 // temp name: the kernel drops the lock when the owner dies (SIGKILL included), which is
 // how remove_stale_temp_files tells a dead owner's file from a live one's.
 class TempFile {
-public:
+  public:
     // Creates and locks `dir/<stem>.XXXXXX.tmp` (dir must exist).
     TempFile(const stdfs::path& dir, std::string_view stem);
     TempFile(TempFile&&) noexcept;
@@ -86,7 +86,7 @@ public:
     // and must rename or remove it at once: remove_stale_temp_files may take it from now on.
     stdfs::path release();
 
-private:
+  private:
     stdfs::path path_;
     Fd fd_;
     bool owned_ = true;
@@ -110,7 +110,7 @@ RemovedTempFiles remove_stale_temp_files(const stdfs::path& dir,
 // An advisory lock (flock) on a lock file, released on destruction. Works between
 // processes on one machine; held by the open file description, not the thread.
 class FileLock {
-public:
+  public:
     enum class Mode { Shared, Exclusive };
     // Blocks until the lock is held.
     FileLock(const stdfs::path& path, Mode mode);
@@ -120,7 +120,7 @@ public:
     FileLock& operator=(FileLock&&) noexcept = default;
     bool owns() const { return static_cast<bool>(fd_); }
 
-private:
+  private:
     FileLock() = default;
     Fd fd_;
 };

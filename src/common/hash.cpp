@@ -22,7 +22,9 @@ Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
     }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(impl_->ctx); }
+Sha256::~Sha256() {
+    EVP_MD_CTX_free(impl_->ctx);
+}
 
 void Sha256::update(const void* data, std::size_t size) {
     EVP_DigestUpdate(impl_->ctx, data, size);
@@ -41,7 +43,9 @@ Digest32 sha256(std::string_view data) {
     return h.finish();
 }
 
-std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
+std::string sha256_hex(std::string_view data) {
+    return to_hex(sha256(data));
+}
 
 std::string sha256_file_hex(const std::filesystem::path& path) {
     fs::Fd fd = fs::open_read(path);
@@ -120,12 +124,18 @@ std::string decode(std::string_view text, bool url) {
     int bits = 0;
     for (char c : text) {
         int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == (url ? '-' : '+')) v = 62;
-        else if (c == (url ? '_' : '/')) v = 63;
-        else throw std::invalid_argument("not base64");
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == (url ? '-' : '+'))
+            v = 62;
+        else if (c == (url ? '_' : '/'))
+            v = 63;
+        else
+            throw std::invalid_argument("not base64");
         acc = (acc << 6) | static_cast<unsigned>(v);
         bits += 6;
         if (bits >= 8) {
@@ -138,10 +148,18 @@ std::string decode(std::string_view text, bool url) {
 }
 }  // namespace
 
-std::string base64_encode(std::string_view data) { return encode(data, false); }
-std::string base64_decode(std::string_view text) { return decode(text, false); }
-std::string base64url_encode(std::string_view data) { return encode(data, true); }
-std::string base64url_decode(std::string_view text) { return decode(text, true); }
+std::string base64_encode(std::string_view data) {
+    return encode(data, false);
+}
+std::string base64_decode(std::string_view text) {
+    return decode(text, false);
+}
+std::string base64url_encode(std::string_view data) {
+    return encode(data, true);
+}
+std::string base64url_decode(std::string_view text) {
+    return decode(text, true);
+}
 
 std::string random_bytes(std::size_t n) {
     std::string out(n, '\0');

@@ -14,7 +14,7 @@ using Digest32 = std::array<unsigned char, 32>;
 
 // Incremental SHA-256.
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(const Sha256&) = delete;
@@ -23,7 +23,7 @@ public:
     void update(std::string_view data) { update(data.data(), data.size()); }
     Digest32 finish();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

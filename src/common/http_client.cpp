@@ -2,10 +2,10 @@
 
 #include <curl/curl.h>
 
-#include <algorithm>
-#include <cstring>
 #include <strings.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cstring>
 
 #include <cstdlib>
 #include <mutex>
@@ -28,9 +28,10 @@ void ensure_global_init() {
 // libcurl looks only where Debian keeps it; Amazon Linux (Lambda) keeps it elsewhere.
 const std::string& ca_bundle() {
     static const std::string path = [] {
-        if (const char* env = std::getenv("SSL_CERT_FILE"); env != nullptr && *env != '\0') return std::string(env);  // NOLINT
-        for (const char* p : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-                              "/etc/ssl/cert.pem"}) {
+        if (const char* env = std::getenv("SSL_CERT_FILE"); env != nullptr && *env != '\0')
+            return std::string(env);  // NOLINT
+        for (const char* p : {"/etc/ssl/certs/ca-certificates.crt",
+                              "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}) {
             if (::access(p, R_OK) == 0) return std::string(p);
         }
         return std::string();
@@ -68,7 +69,8 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
     const bool ok = status >= 200 && status < 300;
     if (ok && !t->headers_delivered) {
         t->headers_delivered = true;
-        if (t->request->on_headers) t->request->on_headers(static_cast<int>(status), t->response->headers);
+        if (t->request->on_headers)
+            t->request->on_headers(static_cast<int>(status), t->response->headers);
     }
     if (t->request->on_body && ok) {  // error documents stay in memory
         if (!t->request->on_body(data, bytes)) {
@@ -93,10 +95,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) return bytes;
     std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
         value.remove_suffix(1);
     }
     t->response->headers.emplace_back(std::move(name), std::string(value));
@@ -110,7 +115,8 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t n, void* user) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, size * n));
     if (want == 0) return 0;
     try {
-        const std::size_t got = fs::pread_full(t->body_fd.get(), buffer, want, span.offset + t->sent, span.path);
+        const std::size_t got =
+            fs::pread_full(t->body_fd.get(), buffer, want, span.offset + t->sent, span.path);
         if (got == 0) return CURL_READFUNC_ABORT;  // the file shrank under us
         t->sent += got;
         if (t->request->on_progress) t->request->on_progress(t->sent);
@@ -169,7 +175,9 @@ namespace {
 void share_lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
     static_cast<std::mutex*>(user)[data].lock();
 }
-void share_unlock(CURL*, curl_lock_data data, void* user) { static_cast<std::mutex*>(user)[data].unlock(); }
+void share_unlock(CURL*, curl_lock_data data, void* user) {
+    static_cast<std::mutex*>(user)[data].unlock();
+}
 }  // namespace
 
 Client::Client() : pool_(std::make_unique<Pool>()) {
@@ -205,12 +213,14 @@ Response Client::send(const Request& request) {
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer, larger callbacks for big bodies
     curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(request.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
     if (request.low_speed_window.count() > 0) {
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, request.low_speed_bytes);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                         std::max<long>(1, static_cast<long>(request.low_speed_window.count() / 1000)));
+        curl_easy_setopt(
+            h, CURLOPT_LOW_SPEED_TIME,
+            std::max<long>(1, static_cast<long>(request.low_speed_window.count() / 1000)));
     }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
@@ -231,7 +241,8 @@ Response Client::send(const Request& request) {
         curl_easy_setopt(h, CURLOPT_READDATA, &t);
         curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
         curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body_file->length));
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+                         static_cast<curl_off_t>(request.body_file->length));
         if (method != "PUT") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else if (method == "GET") {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -239,11 +250,12 @@ Response Client::send(const Request& request) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(request.body.size()));
         if (method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-        const bool typed = std::any_of(request.headers.begin(), request.headers.end(), [](const auto& hv) {
-            return strcasecmp(hv.first.c_str(), "content-type") == 0;
-        });
+        const bool typed = std::any_of(
+            request.headers.begin(), request.headers.end(),
+            [](const auto& hv) { return strcasecmp(hv.first.c_str(), "content-type") == 0; });
         if (!typed) headers.add("Content-Type:");  // not curl's form-urlencoded default
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
@@ -271,7 +283,8 @@ std::string url_decode(std::string_view text) {
         return -1;
     };
     for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
+            hex(text[i + 2]) >= 0) {
             out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
             i += 2;
         } else {

@@ -31,7 +31,7 @@ struct Request {
     std::string method = "GET";
     std::string url;
     Headers headers;
-    std::string body;                  // sent when body_file is unset (and non-empty, or a PUT/POST)
+    std::string body;  // sent when body_file is unset (and non-empty, or a PUT/POST)
     std::optional<FileSpan> body_file;  // sent instead of `body`
     // 2xx response body bytes go here when set (streaming); otherwise, and for error
     // responses, into Response::body. Return false to abort the transfer.
@@ -58,16 +58,19 @@ struct Response {
 // The request did not complete: connection refused or reset, timeout, DNS, TLS, or
 // the body callback aborted. `timed_out` distinguishes slow servers.
 class TransportError : public std::runtime_error {
-public:
+  public:
     TransportError(const std::string& message, int code, bool timeout, bool stopped = false)
-        : std::runtime_error(message), curl_code(code), timed_out(timeout), stopped_by_receiver(stopped) {}
+        : std::runtime_error(message),
+          curl_code(code),
+          timed_out(timeout),
+          stopped_by_receiver(stopped) {}
     int curl_code;
     bool timed_out;
     bool stopped_by_receiver;  // on_body returned false: the caller ended it on purpose
 };
 
 class Client {
-public:
+  public:
     Client();
     ~Client();
     Client(const Client&) = delete;
@@ -76,7 +79,7 @@ public:
     // Sends the request and waits for the whole response. Throws TransportError.
     Response send(const Request& request);
 
-private:
+  private:
     struct Pool;
     std::unique_ptr<Pool> pool_;
 };

@@ -18,10 +18,14 @@ Sink g_sink;  // empty: stderr
 
 std::string_view to_string(Level level) {
     switch (level) {
-        case Level::Debug: return "DEBUG";
-        case Level::Info: return "INFO";
-        case Level::Warning: return "WARN";  // the name Lambda's JSON log format uses
-        case Level::Error: return "ERROR";
+        case Level::Debug:
+            return "DEBUG";
+        case Level::Info:
+            return "INFO";
+        case Level::Warning:
+            return "WARN";  // the name Lambda's JSON log format uses
+        case Level::Error:
+            return "ERROR";
     }
     return "INFO";
 }
@@ -36,8 +40,12 @@ std::optional<Level> parse_level(std::string_view text) {
     return std::nullopt;
 }
 
-void set_threshold(Level level) { g_threshold = level; }
-Level threshold() { return g_threshold; }
+void set_threshold(Level level) {
+    g_threshold = level;
+}
+Level threshold() {
+    return g_threshold;
+}
 
 void configure_from_environment() {
     for (const char* name : {"K9_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"}) {
@@ -55,7 +63,9 @@ void set_sink(Sink sink) {
     g_sink = std::move(sink);
 }
 
-void reset_sink() { set_sink(nullptr); }
+void reset_sink() {
+    set_sink(nullptr);
+}
 
 void write(Level level, std::string_view message, nlohmann::json fields) {
     if (level < g_threshold.load()) return;

@@ -34,7 +34,9 @@ Micros system_now() {
     return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-Clock system_clock() { return [] { return system_now(); }; }
+Clock system_clock() {
+    return [] { return system_now(); };
+}
 
 std::string format_iso8601(Micros t) {
     using namespace std::chrono;
@@ -109,7 +111,8 @@ double monotonic_ms() {
 Instant Instant::now() {
     timespec ts{};
     ::clock_gettime(CLOCK_BOOTTIME, &ts);
-    return Instant{static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6, system_now()};
+    return Instant{static_cast<double>(ts.tv_sec) * 1000.0 + static_cast<double>(ts.tv_nsec) / 1e6,
+                   system_now()};
 }
 
 double Instant::elapsed_ms() const {

@@ -6,7 +6,8 @@ namespace k9::config {
 
 EnvLookup process_env() {
     return [](const std::string& name) -> std::optional<std::string> {
-        const char* v = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): no setenv in k9
+        const char* v =
+            std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): no setenv in k9
         if (v == nullptr) return std::nullopt;
         return std::string(v);
     };

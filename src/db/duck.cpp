@@ -7,7 +7,8 @@ namespace k9::duck {
 Database::Database(const std::filesystem::path& path,
                    const std::map<std::string, std::string>& options) {
     duckdb_config config = nullptr;
-    if (duckdb_create_config(&config) != DuckDBSuccess) throw Error("DuckDB: cannot create a configuration");
+    if (duckdb_create_config(&config) != DuckDBSuccess)
+        throw Error("DuckDB: cannot create a configuration");
     std::optional<std::string> home;
     for (const auto& [name, value] : options) {
         if (name == "home_directory") {  // a per-connection setting: each Connection SETs it
@@ -57,13 +58,19 @@ Result::~Result() {
     if (valid_) duckdb_destroy_result(&result_);
 }
 
-std::size_t Result::rows() const { return valid_ ? duckdb_row_count(raw()) : 0; }
-std::size_t Result::columns() const { return valid_ ? duckdb_column_count(raw()) : 0; }
+std::size_t Result::rows() const {
+    return valid_ ? duckdb_row_count(raw()) : 0;
+}
+std::size_t Result::columns() const {
+    return valid_ ? duckdb_column_count(raw()) : 0;
+}
 std::string Result::column_name(std::size_t col) const {
     const char* name = duckdb_column_name(raw(), col);
     return name != nullptr ? name : "";
 }
-std::size_t Result::rows_changed() const { return valid_ ? duckdb_rows_changed(raw()) : 0; }
+std::size_t Result::rows_changed() const {
+    return valid_ ? duckdb_rows_changed(raw()) : 0;
+}
 bool Result::is_null(std::size_t col, std::size_t row) const {
     return duckdb_value_is_null(raw(), col, row);
 }
@@ -97,7 +104,9 @@ void Statement::check(duckdb_state state, std::size_t index) {
     if (state != DuckDBSuccess) {
         const char* error = duckdb_prepare_error(stmt_);
         throw Error("cannot bind parameter " + std::to_string(index) + ": " +
-                    (error != nullptr ? error : "a bad index, or a value DuckDB refuses (e.g. invalid UTF-8)"));
+                    (error != nullptr
+                         ? error
+                         : "a bad index, or a value DuckDB refuses (e.g. invalid UTF-8)"));
     }
 }
 
@@ -136,8 +145,12 @@ Result Statement::execute() {
     return Result(result);
 }
 
-std::size_t Statement::parameter_count() const { return duckdb_nparams(stmt_); }
-duckdb_statement_type Statement::type() const { return duckdb_prepared_statement_type(stmt_); }
+std::size_t Statement::parameter_count() const {
+    return duckdb_nparams(stmt_);
+}
+duckdb_statement_type Statement::type() const {
+    return duckdb_prepared_statement_type(stmt_);
+}
 
 Connection::Connection(Database& db) {
     if (duckdb_connect(db.handle(), &conn_) != DuckDBSuccess) throw Error("DuckDB: cannot connect");
@@ -211,7 +224,9 @@ std::vector<Statement> Connection::prepare_all(std::string_view sql) {
     return out;
 }
 
-Transaction::Transaction(Connection& conn) : conn_(conn) { conn_.execute("BEGIN TRANSACTION"); }
+Transaction::Transaction(Connection& conn) : conn_(conn) {
+    conn_.execute("BEGIN TRANSACTION");
+}
 
 Transaction::~Transaction() {
     if (!open_) return;

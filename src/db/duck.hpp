@@ -18,12 +18,12 @@
 namespace k9::duck {
 
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
 class Database {
-public:
+  public:
     // Opens (or creates) `path` with DuckDB configuration options (name -> value),
     // e.g. {"home_directory", "/tmp"}, {"access_mode", "READ_ONLY"}. On Lambda HOME is
     // unset: home_directory is applied to every Connection made from this Database.
@@ -35,14 +35,14 @@ public:
     // "SET home_directory = ..." for each new connection, or "".
     const std::string& home_setting() const { return home_setting_; }
 
-private:
+  private:
     duckdb_database db_ = nullptr;
     std::string home_setting_;
 };
 
 // A materialised query result. Values are read by (column, row).
 class Result {
-public:
+  public:
     Result() = default;
     explicit Result(duckdb_result result) : result_(result), valid_(true) {}
     Result(Result&& other) noexcept;
@@ -62,14 +62,14 @@ public:
     std::int64_t int64(std::size_t col, std::size_t row) const;
     bool boolean(std::size_t col, std::size_t row) const;
 
-private:
+  private:
     duckdb_result* raw() const { return const_cast<duckdb_result*>(&result_); }
     duckdb_result result_{};
     bool valid_ = false;
 };
 
 class Statement {
-public:
+  public:
     Statement(duckdb_prepared_statement stmt) : stmt_(stmt) {}
     Statement(Statement&& other) noexcept : stmt_(other.stmt_) { other.stmt_ = nullptr; }
     Statement(const Statement&) = delete;
@@ -78,10 +78,16 @@ public:
 
     // Parameters are 1-based, as in DuckDB.
     Statement& bind(std::size_t index, std::string_view value);
-    Statement& bind(std::size_t index, const char* value) { return bind(index, std::string_view(value)); }
-    Statement& bind(std::size_t index, const std::string& value) { return bind(index, std::string_view(value)); }
+    Statement& bind(std::size_t index, const char* value) {
+        return bind(index, std::string_view(value));
+    }
+    Statement& bind(std::size_t index, const std::string& value) {
+        return bind(index, std::string_view(value));
+    }
     Statement& bind(std::size_t index, std::int64_t value);
-    Statement& bind(std::size_t index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Statement& bind(std::size_t index, int value) {
+        return bind(index, static_cast<std::int64_t>(value));
+    }
     Statement& bind(std::size_t index, bool value);
     Statement& bind_null(std::size_t index);
     Statement& bind(std::size_t index, const std::optional<std::string>& value);
@@ -91,13 +97,13 @@ public:
     std::size_t parameter_count() const;
     duckdb_statement_type type() const;
 
-private:
+  private:
     void check(duckdb_state state, std::size_t index);
     duckdb_prepared_statement stmt_ = nullptr;
 };
 
 class Connection {
-public:
+  public:
     explicit Connection(Database& db);
     ~Connection();
     Connection(const Connection&) = delete;
@@ -114,21 +120,21 @@ public:
     std::vector<Statement> prepare_all(std::string_view sql);
     duckdb_connection handle() { return conn_; }
 
-private:
+  private:
     duckdb_connection conn_ = nullptr;
     std::map<std::string, Statement> cache_;
 };
 
 // BEGIN on construction; ROLLBACK on destruction unless commit() succeeded.
 class Transaction {
-public:
+  public:
     explicit Transaction(Connection& conn);
     ~Transaction();
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     void commit();
 
-private:
+  private:
     Connection& conn_;
     bool open_ = true;
 };

@@ -29,7 +29,8 @@ std::optional<HealthIssue> HealthBoard::blocking() const {
 
 void HealthBoard::warn(HealthIssue issue) {
     std::lock_guard lock(mutex_);
-    auto same = std::find_if(warnings_.begin(), warnings_.end(), [&](const HealthIssue& w) { return w.code == issue.code; });
+    auto same = std::find_if(warnings_.begin(), warnings_.end(),
+                             [&](const HealthIssue& w) { return w.code == issue.code; });
     if (same != warnings_.end()) {
         *same = std::move(issue);
     } else {

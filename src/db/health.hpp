@@ -28,7 +28,7 @@ struct HealthIssue {
 };
 
 class HealthBoard {
-public:
+  public:
     enum class Slot { Local, Journal, Store };
 
     void set(Slot slot, HealthIssue issue);
@@ -42,7 +42,7 @@ public:
     // Sets the slot and returns the exception to throw to the request.
     Unavailable fail(Slot slot, HealthIssue issue);
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::optional<HealthIssue> slots_[3];
     std::vector<HealthIssue> warnings_;

@@ -18,7 +18,7 @@ struct Migration {
 };
 
 class SchemaTooNew : public std::runtime_error {
-public:
+  public:
     SchemaTooNew(int found, int supported);
     int found;
     int supported;

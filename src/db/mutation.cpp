@@ -2,7 +2,9 @@
 
 namespace k9::db {
 
-void MutationRegistry::add(const std::string& name, MutationFn fn) { fns_[name] = std::move(fn); }
+void MutationRegistry::add(const std::string& name, MutationFn fn) {
+    fns_[name] = std::move(fn);
+}
 
 const MutationFn& MutationRegistry::find(const std::string& name) const {
     auto it = fns_.find(name);

@@ -7,13 +7,30 @@ namespace k9::db {
 namespace {
 
 // Functions whose result depends on the clock, randomness or a sequence's state.
-constexpr std::array<std::string_view, 20> kNondeterministic = {
-    "now", "current_timestamp", "current_date", "current_time", "get_current_timestamp",
-    "get_current_time", "today", "transaction_timestamp", "localtimestamp", "localtime",
-    "random", "setseed", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "nextval", "currval",
-    "current_localtimestamp", "statement_timestamp"};
+constexpr std::array<std::string_view, 20> kNondeterministic = {"now",
+                                                                "current_timestamp",
+                                                                "current_date",
+                                                                "current_time",
+                                                                "get_current_timestamp",
+                                                                "get_current_time",
+                                                                "today",
+                                                                "transaction_timestamp",
+                                                                "localtimestamp",
+                                                                "localtime",
+                                                                "random",
+                                                                "setseed",
+                                                                "uuid",
+                                                                "gen_random_uuid",
+                                                                "uuidv4",
+                                                                "uuidv7",
+                                                                "nextval",
+                                                                "currval",
+                                                                "current_localtimestamp",
+                                                                "statement_timestamp"};
 
-bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool word_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 }  // namespace
 

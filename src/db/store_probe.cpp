@@ -12,7 +12,8 @@ using store::StoreError;
 
 namespace {
 
-constexpr std::string_view kProbeBody = "k9 conditional-write probe: a create-only PUT of this key must fail\n";
+constexpr std::string_view kProbeBody =
+    "k9 conditional-write probe: a create-only PUT of this key must fail\n";
 constexpr const char* kNeverAnEtag = "\"k9-probe-no-object-has-this-etag\"";
 
 std::mutex verified_mutex;
@@ -31,22 +32,29 @@ bool refused(store::ObjectStore& store, const std::string& key, Precondition pre
     }
 }
 
-[[noreturn]] void refuse(store::ObjectStore& store, const std::string& key, const std::string& header,
-                         const std::string& what_happened) {
+[[noreturn]] void refuse(store::ObjectStore& store, const std::string& key,
+                         const std::string& header, const std::string& what_happened) {
     const std::string url = store.url_for(key);
-    log::error("The store ignores conditional writes; journal mode refused", {{"probe", url}, {"header", header}});
-    throw UnsafeStore(
-        store.display_name() + " at " + url + " ignores " + header + ": " + what_happened +
-        ". Journal mode gives each write a seq that exactly one writer may create, and that needs the store "
-        "to refuse a conditional PUT whose condition fails; on this store two containers could both take a seq "
-        "and acknowledged writes would be lost. Use a store that honours conditional writes (Amazon S3 does; "
-        "see docs/operations.md), or set K9_DURABILITY=snapshot knowingly (writes then wait in the local "
-        "file until a persist, and a container lost before it loses them)");
+    log::error("The store ignores conditional writes; journal mode refused",
+               {{"probe", url}, {"header", header}});
+    throw UnsafeStore(store.display_name() + " at " + url + " ignores " + header + ": " +
+                      what_happened +
+                      ". Journal mode gives each write a seq that exactly one writer may create, "
+                      "and that needs the store "
+                      "to refuse a conditional PUT whose condition fails; on this store two "
+                      "containers could both take a seq "
+                      "and acknowledged writes would be lost. Use a store that honours conditional "
+                      "writes (Amazon S3 does; "
+                      "see docs/operations.md), or set K9_DURABILITY=snapshot knowingly (writes "
+                      "then wait in the local "
+                      "file until a persist, and a container lost before it loses them)");
 }
 
 }  // namespace
 
-std::string probe_key(const std::string& snapshot_key) { return snapshot_key + ".k9-probe"; }
+std::string probe_key(const std::string& snapshot_key) {
+    return snapshot_key + ".k9-probe";
+}
 
 void require_conditional_writes(store::ObjectStore& store, const std::string& snapshot_key) {
     const std::string key = probe_key(snapshot_key);
@@ -66,10 +74,13 @@ void require_conditional_writes(store::ObjectStore& store, const std::string& sn
         create_refused = refused(store, key, Precondition::if_none_match_any());
         if (!create_refused) {
             if_match.wait();
-            refuse(store, key, "If-None-Match: *", "a create-only PUT of an existing object succeeded");
+            refuse(store, key, "If-None-Match: *",
+                   "a create-only PUT of an existing object succeeded");
         }
     }
-    if (!if_match.get()) refuse(store, key, "If-Match", "a PUT with If-Match on an ETag the object never had succeeded");
+    if (!if_match.get())
+        refuse(store, key, "If-Match",
+               "a PUT with If-Match on an ETag the object never had succeeded");
     std::lock_guard lock(verified_mutex);
     verified.insert(id);
 }

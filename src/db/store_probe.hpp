@@ -22,8 +22,9 @@ namespace k9::db {
 // A configuration error of K9_DURABILITY (exit 2 for the CLI and k9-api, an init error
 // on Lambda); the message names the problem and the ways out.
 class UnsafeStore : public config::ConfigError {
-public:
-    explicit UnsafeStore(const std::string& message) : config::ConfigError("K9_DURABILITY", message) {}
+  public:
+    explicit UnsafeStore(const std::string& message)
+        : config::ConfigError("K9_DURABILITY", message) {}
 };
 
 // The probe object's key for a snapshot key.

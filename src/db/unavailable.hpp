@@ -9,7 +9,7 @@
 namespace k9::db {
 
 class Unavailable : public std::runtime_error {
-public:
+  public:
     // code: journal_corrupt | local_copy_unusable | store_unavailable | store_refused
     Unavailable(std::string error_code, std::string client_hint, const std::string& detail)
         : std::runtime_error(detail), code(std::move(error_code)), hint(std::move(client_hint)) {}

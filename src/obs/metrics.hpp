@@ -34,8 +34,10 @@ inline constexpr std::string_view kColdStartDurationMs = "ColdStartDurationMs"; 
 inline constexpr std::string_view kDownloadDurationMs = "DownloadDurationMs";    // Milliseconds
 inline constexpr std::string_view kPersistDurationMs = "PersistDurationMs";      // Milliseconds
 inline constexpr std::string_view kJournalAppendMs = "JournalAppendMs";          // Milliseconds
-inline constexpr std::string_view kJournalSeqConflicts = "JournalSeqConflicts";  // Count: a seq with two owners
-inline constexpr std::string_view kCopyReloads = "CopyReloads";                  // Count: a broken local copy reloaded
+inline constexpr std::string_view kJournalSeqConflicts =
+    "JournalSeqConflicts";  // Count: a seq with two owners
+inline constexpr std::string_view kCopyReloads =
+    "CopyReloads";  // Count: a broken local copy reloaded
 
 // A subset of CloudWatch's units; the names are EMF's.
 enum class Unit { Count, Bytes, Milliseconds, Seconds, None };

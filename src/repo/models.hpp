@@ -14,7 +14,7 @@ namespace k9::repo {
 
 // Input a repository refuses before anything is written (maps to HTTP 400).
 class InvalidInput : public std::invalid_argument {
-public:
+  public:
     InvalidInput(std::string name, const std::string& message)
         : std::invalid_argument(message), field(std::move(name)) {}
     std::string field;

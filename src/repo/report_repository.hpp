@@ -16,7 +16,7 @@
 namespace k9::repo {
 
 class ReportRepository {
-public:
+  public:
     explicit ReportRepository(db::DatabaseManager& manager, Clock clock = system_clock())
         : manager_(manager), clock_(std::move(clock)) {}
 
@@ -27,7 +27,8 @@ public:
     std::optional<Report> get(const std::string& user_id, const std::string& report_id);
     Report create(const std::string& user_id, const NewReport& report);
     // Each of these throws db::MutationRejected(NotFound) when the user has no such report.
-    Report update(const std::string& user_id, const std::string& report_id, const ReportPatch& patch);
+    Report update(const std::string& user_id, const std::string& report_id,
+                  const ReportPatch& patch);
     void remove(const std::string& user_id, const std::string& report_id);
     Report set_favorite(const std::string& user_id, const std::string& report_id,
                         const std::string& product_id, bool favorite);
@@ -36,7 +37,7 @@ public:
 
     static void register_mutations(db::MutationRegistry& registry);
 
-private:
+  private:
     db::DatabaseManager& manager_;
     Clock clock_;
 };

@@ -14,7 +14,7 @@
 namespace k9::repo {
 
 class UserRepository {
-public:
+  public:
     explicit UserRepository(db::DatabaseManager& manager, Clock clock = system_clock())
         : manager_(manager), clock_(std::move(clock)) {}
 
@@ -27,7 +27,7 @@ public:
     // Registers this repository's mutations (for apply and for replay).
     static void register_mutations(db::MutationRegistry& registry);
 
-private:
+  private:
     db::DatabaseManager& manager_;
     Clock clock_;
 };

@@ -17,8 +17,8 @@ bool has_control_chars(const std::string& s) {
 
 void check_id(const std::string& field, const std::string& value) {
     if (value.empty() || value.size() > kMaxProductIdLength) {
-        throw InvalidInput(field, field + " must be 1 to " + std::to_string(kMaxProductIdLength) +
-                                      " characters");
+        throw InvalidInput(
+            field, field + " must be 1 to " + std::to_string(kMaxProductIdLength) + " characters");
     }
     if (!is_valid_utf8(value)) throw InvalidInput(field, field + " must be valid UTF-8");
     if (has_control_chars(value) || value.find('/') != std::string::npos) {
@@ -31,11 +31,12 @@ void check_text(const std::string& field, const std::string& value, bool require
         throw InvalidInput(field, field + " must not be empty");
     }
     if (value.size() > kMaxTextLength) {
-        throw InvalidInput(field, field + " must be at most " + std::to_string(kMaxTextLength) +
-                                      " bytes");
+        throw InvalidInput(field,
+                           field + " must be at most " + std::to_string(kMaxTextLength) + " bytes");
     }
     if (!is_valid_utf8(value)) throw InvalidInput(field, field + " must be valid UTF-8");
-    if (has_control_chars(value)) throw InvalidInput(field, field + " must not contain control characters");
+    if (has_control_chars(value))
+        throw InvalidInput(field, field + " must not contain control characters");
 }
 
 void check_date(const std::string& field, const std::string& value) {

@@ -17,8 +17,10 @@ int main() {
     k9::log::configure_from_environment();
     const char* endpoint = std::getenv("AWS_LAMBDA_RUNTIME_API");  // NOLINT(concurrency-mt-unsafe)
     if (endpoint == nullptr || *endpoint == '\0') {
-        k9::log::error("AWS_LAMBDA_RUNTIME_API is not set: bootstrap runs inside AWS Lambda (or its emulator); "
-                       "for a local server use k9-api serve");
+        k9::log::error(
+            "AWS_LAMBDA_RUNTIME_API is not set: bootstrap runs inside AWS Lambda (or its "
+            "emulator); "
+            "for a local server use k9-api serve");
         return 2;
     }
     k9::runtime::RuntimeClient client(endpoint);
@@ -49,7 +51,9 @@ int main() {
         }
         if (event.request.request_id.empty()) event.request.request_id = invocation.request_id;
         const auto response = service->router().handle(event.request);
-        return k9::runtime::InvocationResult::success(k9::runtime::render_response(event.kind, response));
+        return k9::runtime::InvocationResult::success(
+            k9::runtime::render_response(event.kind, response));
     };
-    return k9::runtime::run_loop(client, handler, std::nullopt, [&] { service->persist().maybe_persist(); });
+    return k9::runtime::run_loop(client, handler, std::nullopt,
+                                 [&] { service->persist().maybe_persist(); });
 }

@@ -4,12 +4,18 @@ namespace k9::store {
 
 std::string_view to_string(ErrorKind kind) {
     switch (kind) {
-        case ErrorKind::NotFound: return "NotFound";
-        case ErrorKind::PreconditionFailed: return "PreconditionFailed";
-        case ErrorKind::AccessDenied: return "AccessDenied";
-        case ErrorKind::Transient: return "Transient";
-        case ErrorKind::Corrupt: return "Corrupt";
-        case ErrorKind::InvalidArgument: return "InvalidArgument";
+        case ErrorKind::NotFound:
+            return "NotFound";
+        case ErrorKind::PreconditionFailed:
+            return "PreconditionFailed";
+        case ErrorKind::AccessDenied:
+            return "AccessDenied";
+        case ErrorKind::Transient:
+            return "Transient";
+        case ErrorKind::Corrupt:
+            return "Corrupt";
+        case ErrorKind::InvalidArgument:
+            return "InvalidArgument";
     }
     return "Unknown";
 }

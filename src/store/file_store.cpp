@@ -11,8 +11,8 @@
 #include <set>
 #include <vector>
 
-#include "common/fs.hpp"
 #include "common/checksum.hpp"
+#include "common/fs.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
@@ -43,10 +43,14 @@ struct Meta {
 };
 
 json to_json(const Meta& m) {
-    return json{{"etag", m.etag},          {"xxh128", m.checksum},
-                {"size", m.size},          {"inode", m.inode},
-                {"last_modified", m.last_modified}, {"version_id", m.version_id},
-                {"metadata", m.metadata},  {"delete_marker", m.delete_marker}};
+    return json{{"etag", m.etag},
+                {"xxh128", m.checksum},
+                {"size", m.size},
+                {"inode", m.inode},
+                {"last_modified", m.last_modified},
+                {"version_id", m.version_id},
+                {"metadata", m.metadata},
+                {"delete_marker", m.delete_marker}};
 }
 
 std::optional<Meta> meta_from_json(const std::string& text) {
@@ -67,7 +71,9 @@ std::optional<Meta> meta_from_json(const std::string& text) {
     }
 }
 
-std::string etag_of(const std::string& checksum) { return "\"" + checksum + "\""; }
+std::string etag_of(const std::string& checksum) {
+    return "\"" + checksum + "\"";
+}
 
 // Status of `path` (relative to `dirfd`) with the times the filesystem recorded.
 // fstatat, never stat() or fstat(): libfaketime (Debian 12's 0.9.10) shifts the times
@@ -115,9 +121,8 @@ void check_metadata(const Metadata& metadata) {
         const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         });
-        const bool value_ok = std::all_of(value.begin(), value.end(), [](char c) {
-            return c >= 0x20 && c < 0x7f;
-        });
+        const bool value_ok =
+            std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
         if (!name_ok || !value_ok) {
             throw StoreError(ErrorKind::InvalidArgument,
                              "metadata '" + name +
@@ -140,7 +145,8 @@ std::uint64_t copy_span(int in, const stdfs::path& in_path, int out, const stdfs
     std::vector<char> buf(std::min<std::uint64_t>(kCopyChunk, std::max<std::uint64_t>(length, 1)));
     std::uint64_t done = 0;
     while (done < length) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
         const std::size_t n = fs::pread_full(in, buf.data(), want, offset + done, in_path);
         if (n == 0) break;
         if (hash != nullptr) hash->update(buf.data(), n);
@@ -167,15 +173,16 @@ struct FileStore::Staged {
 FileStore::FileStore(stdfs::path root, FileStoreOptions options)
     : root_(std::move(root)), internal_(root_ / kInternalDir), options_(options) {
     if (!root_.is_absolute()) {
-        throw StoreError(ErrorKind::InvalidArgument,
-                         "file store folder must be an absolute path, got '" + root_.string() + "'");
+        throw StoreError(
+            ErrorKind::InvalidArgument,
+            "file store folder must be an absolute path, got '" + root_.string() + "'");
     }
     std::error_code ec;
     for (const char* sub : {"meta", "versions", "tmp"}) {
         stdfs::create_directories(internal_ / sub, ec);
         if (ec) {
-            throw StoreError(ErrorKind::AccessDenied, "cannot create the file store at " + root_.string() +
-                                                          ": " + ec.message());
+            throw StoreError(ErrorKind::AccessDenied, "cannot create the file store at " +
+                                                          root_.string() + ": " + ec.message());
         }
     }
     // Writes interrupted by a crash leave temp files. Their writer's lock tells them
@@ -211,7 +218,9 @@ std::string FileStore::next_version_id(const std::string& key,
     return format_version_id(t);
 }
 
-stdfs::path FileStore::data_path(const std::string& key) const { return root_ / key; }
+stdfs::path FileStore::data_path(const std::string& key) const {
+    return root_ / key;
+}
 stdfs::path FileStore::meta_path(const std::string& key) const {
     return internal_ / "meta" / (key + ".json");
 }
@@ -223,8 +232,8 @@ std::string FileStore::url_for(const std::string& key) const {
     return "file://" + (root_ / key).string();
 }
 
-std::optional<FileStore::Located> FileStore::locate(const std::string& key,
-                                                     const std::optional<std::string>& version) const {
+std::optional<FileStore::Located> FileStore::locate(
+    const std::string& key, const std::optional<std::string>& version) const {
     const stdfs::path data = data_path(key);
     struct stat st {};
     const bool exists = stat_at(AT_FDCWD, data.c_str(), st) && S_ISREG(st.st_mode);
@@ -232,7 +241,8 @@ std::optional<FileStore::Located> FileStore::locate(const std::string& key,
     if (exists) {
         std::error_code ec;
         if (stdfs::exists(meta_path(key), ec)) meta = meta_from_json(fs::read_file(meta_path(key)));
-        if (meta && meta->inode == st.st_ino && meta->size != static_cast<std::uint64_t>(st.st_size)) {
+        if (meta && meta->inode == st.st_ino &&
+            meta->size != static_cast<std::uint64_t>(st.st_size)) {
             throw StoreError(ErrorKind::Corrupt,
                              "object " + url_for(key) + " is " + std::to_string(st.st_size) +
                                  " bytes but was stored as " + std::to_string(meta->size) +
@@ -284,17 +294,18 @@ ObjectInfo FileStore::get_file(const std::string& key, const stdfs::path& dest,
         fs::FileLock lock(internal_ / "lock", fs::FileLock::Mode::Shared);
         auto located = locate(key, options.version_id);
         if (!located) {
-            throw StoreError(ErrorKind::NotFound,
-                             "no object at " + url_for(key) +
-                                 (options.version_id ? " with version " + *options.version_id : ""));
+            throw StoreError(
+                ErrorKind::NotFound,
+                "no object at " + url_for(key) +
+                    (options.version_id ? " with version " + *options.version_id : ""));
         }
         found = std::move(*located);
         in = fs::open_read(found.file);  // keeps these bytes even if a put replaces them
     }
     if (options.if_match && *options.if_match != found.meta.etag) {
-        throw StoreError(ErrorKind::PreconditionFailed,
-                         "object " + url_for(key) + " changed: ETag is " + found.meta.etag +
-                             ", expected " + *options.if_match);
+        throw StoreError(ErrorKind::PreconditionFailed, "object " + url_for(key) +
+                                                            " changed: ETag is " + found.meta.etag +
+                                                            ", expected " + *options.if_match);
     }
     fs::Fd out = open_dest(dest);
     const std::uint64_t size = found.meta.size;
@@ -337,7 +348,8 @@ std::string FileStore::get_bytes(const std::string& key, ObjectInfo* info) {
     std::string bytes(found.meta.size, '\0');
     const std::size_t n = fs::pread_full(in.get(), bytes.data(), bytes.size(), 0, found.file);
     if (n != bytes.size() || xxh128_hex(bytes) != found.meta.checksum) {
-        throw StoreError(ErrorKind::Corrupt, "object " + url_for(key) + " does not match its checksum");
+        throw StoreError(ErrorKind::Corrupt,
+                         "object " + url_for(key) + " does not match its checksum");
     }
     if (info != nullptr) *info = info_of(key, found.meta, store_now());
     return bytes;
@@ -352,7 +364,8 @@ ObjectInfo FileStore::put_file(const stdfs::path& src, const std::string& key,
     try {
         in = fs::open_read(src);
     } catch (const fs::IoError& e) {
-        throw StoreError(ErrorKind::InvalidArgument, std::string("cannot read upload source: ") + e.what());
+        throw StoreError(ErrorKind::InvalidArgument,
+                         std::string("cannot read upload source: ") + e.what());
     }
     struct stat st {};
     if (::fstat(in.get(), &st) != 0) fs::throw_errno("stat", src);
@@ -398,21 +411,25 @@ ObjectInfo FileStore::commit(Staged staged, const std::string& key, const PutOpt
     }
     if (pre.kind == Precondition::Kind::IfMatch && (!current || current->meta.etag != pre.etag)) {
         throw StoreError(ErrorKind::PreconditionFailed,
-                         "object " + url_for(key) + " changed: expected ETag " + pre.etag + ", found " +
+                         "object " + url_for(key) + " changed: expected ETag " + pre.etag +
+                             ", found " +
                              (current ? current->meta.etag : std::string("no object")));
     }
     std::error_code ec;
     if (stdfs::is_directory(data, ec)) {
         throw StoreError(ErrorKind::InvalidArgument,
-                         "key '" + key + "' cannot be stored in the file store: other keys start with '" +
-                             key + "/'");
+                         "key '" + key +
+                             "' cannot be stored in the file store: other keys start with '" + key +
+                             "/'");
     }
     stdfs::create_directories(data.parent_path(), ec);
     if (!ec) stdfs::create_directories(metap.parent_path(), ec);
     if (ec) {
         throw StoreError(ErrorKind::InvalidArgument,
-                         "key '" + key + "' cannot be stored in the file store: a part of its path is "
-                                         "already an object (" + ec.message() + ")");
+                         "key '" + key +
+                             "' cannot be stored in the file store: a part of its path is "
+                             "already an object (" +
+                             ec.message() + ")");
     }
     if (options_.keep_versions) {
         meta.version_id = next_version_id(key, current);
@@ -553,7 +570,8 @@ std::vector<VersionInfo> FileStore::versions_of(const std::string& key) const {
         if (entry.path().extension() != ".json") continue;
         auto m = meta_from_json(fs::read_file(entry.path()));
         if (!m) continue;
-        if (!out.empty() && out.front().is_latest && out.front().version_id == m->version_id) continue;
+        if (!out.empty() && out.front().is_latest && out.front().version_id == m->version_id)
+            continue;
         // A version's time is its bytes' (a hard link to them); a delete marker's, its file's.
         const stdfs::path timed =
             m->delete_marker ? entry.path() : entry.path().parent_path() / m->version_id;
@@ -564,7 +582,8 @@ std::vector<VersionInfo> FileStore::versions_of(const std::string& key) const {
         if (a.is_latest != b.is_latest) return a.is_latest;
         return a.version_id > b.version_id;  // ids start with the time: newest first
     });
-    if (!out.empty() && !out.front().is_latest && out.front().is_delete_marker) out.front().is_latest = true;
+    if (!out.empty() && !out.front().is_latest && out.front().is_delete_marker)
+        out.front().is_latest = true;
     return out;
 }
 

@@ -34,7 +34,7 @@ struct FileStoreOptions {
 };
 
 class FileStore final : public ObjectStore {
-public:
+  public:
     // Creates DIR (and its .k9store) when missing. Throws InvalidArgument when DIR is
     // not absolute or cannot be created.
     explicit FileStore(std::filesystem::path root, FileStoreOptions options = {});
@@ -58,14 +58,15 @@ public:
 
     const std::filesystem::path& root() const { return root_; }
 
-private:
+  private:
     struct Located;  // an object's meta plus the file holding its bytes
     struct Staged;   // a temp data file ready to be renamed into place
 
     std::filesystem::path data_path(const std::string& key) const;
     std::filesystem::path meta_path(const std::string& key) const;
     std::filesystem::path versions_dir(const std::string& key) const;
-    std::optional<Located> locate(const std::string& key, const std::optional<std::string>& version) const;
+    std::optional<Located> locate(const std::string& key,
+                                  const std::optional<std::string>& version) const;
     // The lock is held by the caller in these.
     std::vector<std::string> keys_with_prefix(const std::string& prefix,
                                               const std::string& start_after) const;

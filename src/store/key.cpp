@@ -21,7 +21,8 @@ void validate_key(const std::string& key) {
     std::size_t start = 0;
     for (;;) {
         const std::size_t slash = key.find('/', start);
-        const std::string segment = key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        const std::string segment =
+            key.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
         if (segment.empty()) reject(key, "it has an empty path segment ('//' or a trailing '/')");
         if (segment == "." || segment == "..") reject(key, "'.' and '..' segments are not allowed");
         if (start == 0 && segment == ".k9store") reject(key, "'.k9store/' is reserved");
@@ -36,7 +37,8 @@ void validate_version_id(const std::string& version_id) {
                         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                                (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
                     });
-    if (!ok) throw StoreError(ErrorKind::InvalidArgument, "invalid version id '" + version_id + "'");
+    if (!ok)
+        throw StoreError(ErrorKind::InvalidArgument, "invalid version id '" + version_id + "'");
 }
 
 }  // namespace k9::store

@@ -27,15 +27,15 @@ struct ObjectInfo {
     std::string key;
     std::uint64_t size = 0;
     std::string etag;
-    std::string version_id;         // empty when the store keeps no versions
+    std::string version_id;          // empty when the store keeps no versions
     std::int64_t last_modified = 0;  // microseconds since the epoch, by the store's clock
     Metadata metadata;               // filled by head/get/put, not by list
     // k9's XXH3-128 of the bytes (hex), recorded by every k9 put and verified by every
     // whole-object get; empty for objects k9 did not write (e.g. by `aws s3 cp`).
     std::string checksum;
     // The store's clock when it answered (S3: the response's Date header; the file
-    // store: the filesystem's clock), microseconds since the epoch; 0 when unknown. Ages of objects are server_time - last_modified:
-    // one clock, never the local one. Filled by head, get and put.
+    // store: the filesystem's clock), microseconds since the epoch; 0 when unknown. Ages of objects
+    // are server_time - last_modified: one clock, never the local one. Filled by head, get and put.
     std::int64_t server_time = 0;
 };
 
@@ -80,7 +80,7 @@ struct PutOptions {
 };
 
 class ObjectStore {
-public:
+  public:
     virtual ~ObjectStore() = default;
 
     // Writes the object's bytes (or the range) to `dest`, created or truncated. On any

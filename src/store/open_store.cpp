@@ -5,7 +5,8 @@
 
 namespace k9::store {
 
-std::shared_ptr<ObjectStore> open_store(const config::Config& config, const config::EnvLookup& env) {
+std::shared_ptr<ObjectStore> open_store(const config::Config& config,
+                                        const config::EnvLookup& env) {
     const auto& location = config.store;
     if (location.kind == config::StoreLocation::Kind::File) {
         return std::make_shared<FileStore>(location.dir, FileStoreOptions{location.keep_versions});

@@ -41,8 +41,8 @@ void check_location(const config::StoreLocation& loc, const std::string& given) 
     check(again.url == loc.url && again.kind == loc.kind && again.dir == loc.dir &&
               again.bucket == loc.bucket && again.prefix == loc.prefix &&
               again.keep_versions == loc.keep_versions,
-          "parse_store_url's normal form parses to another location", given + " -> " + loc.url +
-                                                                          " -> " + again.url);
+          "parse_store_url's normal form parses to another location",
+          given + " -> " + loc.url + " -> " + again.url);
     if (loc.kind == config::StoreLocation::Kind::File) {
         check(loc.dir.is_absolute(), "a file store folder is not absolute", loc.url);
     } else {
@@ -72,7 +72,8 @@ void check_config(const config::Config& c) {
     check_range(c.s3.concurrency, 1, 64, "K9_S3_CONCURRENCY");
     check_range<std::size_t>(c.api.max_body_bytes, 1024, 64u << 20, "K9_MAX_BODY_BYTES");
     check_range<std::size_t>(c.durability.max_batch, 1, 10000, "K9_JOURNAL_MAX_BATCH");
-    check(!c.api.jwt_secret || c.api.jwt_secret->size() >= 32, "a short K9_JWT_SECRET was accepted");
+    check(!c.api.jwt_secret || c.api.jwt_secret->size() >= 32,
+          "a short K9_JWT_SECRET was accepted");
 }
 
 }  // namespace

@@ -99,9 +99,9 @@ K9_FUZZ_TARGET(data, size) {
     response.body = request.body;
     for (const bool binary : {false, true}) {
         response.binary = binary;
-        for (const auto kind : {k9::runtime::EventKind::ApiGatewayV1,
-                                k9::runtime::EventKind::ApiGatewayV2,
-                                k9::runtime::EventKind::FunctionUrl}) {
+        for (const auto kind :
+             {k9::runtime::EventKind::ApiGatewayV1, k9::runtime::EventKind::ApiGatewayV2,
+              k9::runtime::EventKind::FunctionUrl}) {
             check_render(kind, response);
         }
     }

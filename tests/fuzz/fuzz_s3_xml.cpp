@@ -40,7 +40,8 @@ K9_FUZZ_TARGET(data, size) {
     });
     allow_store_error([&] { s3::parse_list_object_versions(body); });
     allow_store_error([&] {
-        check(!s3::parse_initiate_multipart(body).empty(), "parse_initiate_multipart: empty UploadId");
+        check(!s3::parse_initiate_multipart(body).empty(),
+              "parse_initiate_multipart: empty UploadId");
     });
     allow_store_error([&] { s3::parse_complete_multipart(body); });
     // Timestamps never throw: an unreadable one is 0.

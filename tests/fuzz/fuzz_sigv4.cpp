@@ -24,8 +24,8 @@ namespace s3 = k9::store::s3;
 constexpr std::int64_t kYear10000Micros = 253'402'300'800LL * 1'000'000;  // 10000-01-01
 
 bool is_unreserved(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 int upper_hex_value(char c) {
@@ -94,8 +94,8 @@ void check_signature(const s3::SigningInput& in, const s3::Credentials& creds,
                                     k9::sha256_hex(sig.canonical_request),
           "the string to sign does not hash the canonical request", sig.string_to_sign);
 
-    const std::string prefix = "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + '/' +
-                               scope + ", SignedHeaders=" + sig.signed_headers + ", Signature=";
+    const std::string prefix = "AWS4-HMAC-SHA256 Credential=" + creds.access_key_id + '/' + scope +
+                               ", SignedHeaders=" + sig.signed_headers + ", Signature=";
     check(sig.authorization.starts_with(prefix), "the Authorization header is malformed",
           sig.authorization);
     const std::string signature = sig.authorization.substr(prefix.size());

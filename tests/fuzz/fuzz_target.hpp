@@ -90,8 +90,8 @@ class ScratchDir {
   public:
     explicit ScratchDir(const char* name) {
         const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" +
-                              name + "-XXXXXX";
+        std::string pattern =
+            std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + name + "-XXXXXX";
         if (::mkdtemp(pattern.data()) == nullptr) fail("cannot create a scratch folder", pattern);
         path_ = pattern;
     }

@@ -97,8 +97,10 @@ int main(int argc, char** argv) {
     flipped("flip_db_header_2.db", 2 * kHeaderSize + 16);
     flipped("flip_first_block.db", 3 * kHeaderSize + 100);
     flipped("flip_last_byte.db", db.size() - 1);
-    write_file(out / "not_duckdb_sqlite.db", std::string("SQLite format 3\0", 16) + std::string(84, '\0'));
-    write_file(out / "magic_only_padded.db", std::string(8, '\0') + "DUCK" + std::string(3 * kHeaderSize - 12, '\0'));
+    write_file(out / "not_duckdb_sqlite.db",
+               std::string("SQLite format 3\0", 16) + std::string(84, '\0'));
+    write_file(out / "magic_only_padded.db",
+               std::string(8, '\0') + "DUCK" + std::string(3 * kHeaderSize - 12, '\0'));
     stdfs::remove_all(scratch);
     return 0;
 }

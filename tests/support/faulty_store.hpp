@@ -12,7 +12,7 @@
 namespace k9::test {
 
 class FaultyStore final : public store::ObjectStore {
-public:
+  public:
     enum class Op { Get, Put, Head, List, Remove };
 
     explicit FaultyStore(std::shared_ptr<store::ObjectStore> inner) : inner_(std::move(inner)) {}
@@ -20,7 +20,9 @@ public:
     // Every call of `op` throws StoreError(kind) before reaching the inner store.
     void fail(Op op, store::ErrorKind kind) { rules_[static_cast<int>(op)] = Rule{kind, false}; }
     // Puts reach the inner store, then throw `kind` (a lost response).
-    void fail_after_put(store::ErrorKind kind) { rules_[static_cast<int>(Op::Put)] = Rule{kind, true}; }
+    void fail_after_put(store::ErrorKind kind) {
+        rules_[static_cast<int>(Op::Put)] = Rule{kind, true};
+    }
     void heal() {
         for (auto& r : rules_) r.reset();
     }
@@ -53,7 +55,8 @@ public:
         before(Op::Head);
         return inner_->head(key);
     }
-    std::vector<store::ObjectInfo> list(const std::string& prefix, const std::string& start_after = {},
+    std::vector<store::ObjectInfo> list(const std::string& prefix,
+                                        const std::string& start_after = {},
                                         std::size_t max_keys = 0) override {
         before(Op::List);
         return inner_->list(prefix, start_after, max_keys);
@@ -73,7 +76,7 @@ public:
     std::string url_for(const std::string& key) const override { return inner_->url_for(key); }
     std::string display_name() const override { return inner_->display_name(); }
 
-private:
+  private:
     struct Rule {
         store::ErrorKind kind;
         bool after;
@@ -85,7 +88,8 @@ private:
     }
     void after_put() {
         const auto& rule = rules_[static_cast<int>(Op::Put)];
-        if (rule && rule->after) throw store::StoreError(rule->kind, "injected fault after the put");
+        if (rule && rule->after)
+            throw store::StoreError(rule->kind, "injected fault after the put");
     }
 
     std::shared_ptr<store::ObjectStore> inner_;

@@ -33,7 +33,8 @@ struct OpenSslFree {
 // A big number parameter of `key` (e.g. OSSL_PKEY_PARAM_RSA_N) as big-endian bytes.
 inline std::string bn_param(EVP_PKEY* key, const char* name) {
     BIGNUM* raw = nullptr;
-    if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) throw std::runtime_error("EVP_PKEY_get_bn_param failed");
+    if (EVP_PKEY_get_bn_param(key, name, &raw) != 1)
+        throw std::runtime_error("EVP_PKEY_get_bn_param failed");
     std::unique_ptr<BIGNUM, OpenSslFree<BN_free>> bn(raw);
     std::string out(static_cast<std::size_t>(BN_num_bytes(bn.get())), '\0');
     BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(out.data()));
@@ -51,13 +52,15 @@ struct RsaKey {
         n = bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N);
         e = bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E);
         std::unique_ptr<BIO, OpenSslFree<BIO_free_all>> bio(BIO_new(BIO_s_mem()));
-        if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) throw std::runtime_error("PEM_write_bio_PUBKEY failed");
+        if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1)
+            throw std::runtime_error("PEM_write_bio_PUBKEY failed");
         char* data = nullptr;
         const long size = BIO_get_mem_data(bio.get(), &data);
         pem.assign(data, static_cast<std::size_t>(size));
         der.resize(static_cast<std::size_t>(i2d_PUBKEY(key.get(), nullptr)));
         auto* p = reinterpret_cast<unsigned char*>(der.data());
-        if (i2d_PUBKEY(key.get(), &p) != static_cast<int>(der.size())) throw std::runtime_error("i2d_PUBKEY failed");
+        if (i2d_PUBKEY(key.get(), &p) != static_cast<int>(der.size()))
+            throw std::runtime_error("i2d_PUBKEY failed");
     }
 
     nlohmann::json jwk(const std::string& kid) const {
@@ -79,7 +82,8 @@ struct RsaKey {
             throw std::runtime_error("EVP_DigestSign setup failed");
         }
         std::string sig(size, '\0');
-        if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &size, in, data.size()) != 1) {
+        if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &size, in,
+                           data.size()) != 1) {
             throw std::runtime_error("EVP_DigestSign failed");
         }
         sig.resize(size);
@@ -110,7 +114,8 @@ inline std::string hs256(const nlohmann::json& payload, std::string_view key,
 }
 
 // Any header and payload, RS256-signed with `key`.
-inline std::string rs256_token(const RsaKey& key, const nlohmann::json& payload, const nlohmann::json& header) {
+inline std::string rs256_token(const RsaKey& key, const nlohmann::json& payload,
+                               const nlohmann::json& header) {
     const std::string input = signing_input(header, payload);
     return input + "." + base64url_encode(key.sign(input));
 }

@@ -12,7 +12,7 @@
 namespace k9::test {
 
 class LogCapture {
-public:
+  public:
     LogCapture() {
         log::set_sink([this](const std::string& line) {
             std::lock_guard lock(mutex_);
@@ -32,7 +32,7 @@ public:
         return false;
     }
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::vector<nlohmann::json> lines_;
 };

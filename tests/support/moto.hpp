@@ -12,7 +12,7 @@
 namespace k9::test {
 
 class Moto {
-public:
+  public:
     // The shared server; fails the calling test (and throws) when moto_server is missing.
     static Moto& instance();
 
@@ -27,13 +27,14 @@ public:
     // A store on bucket/prefix with static test credentials.
     std::shared_ptr<store::s3::S3Store> store(const std::string& bucket, const std::string& prefix,
                                               config::S3Settings settings) const;
-    std::shared_ptr<store::s3::S3Store> store(const std::string& bucket, const std::string& prefix = "") const {
+    std::shared_ptr<store::s3::S3Store> store(const std::string& bucket,
+                                              const std::string& prefix = "") const {
         return store(bucket, prefix, settings());
     }
 
     ~Moto() = default;
 
-private:
+  private:
     Moto();
     int port_ = 0;
     std::unique_ptr<BackgroundProcess> process_;

@@ -28,6 +28,8 @@ std::vector<BackendFactory> all_backends();
 std::vector<BackendFactory> versioned_backends();
 
 // gtest prints the backend by name.
-inline void PrintTo(const BackendFactory& f, std::ostream* os) { *os << f.name; }
+inline void PrintTo(const BackendFactory& f, std::ostream* os) {
+    *os << f.name;
+}
 
 }  // namespace k9::test

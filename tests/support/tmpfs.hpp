@@ -11,7 +11,7 @@
 namespace k9::test {
 
 class Tmpfs {
-public:
+  public:
     explicit Tmpfs(std::uint64_t size_bytes);
     ~Tmpfs();
     Tmpfs(const Tmpfs&) = delete;
@@ -23,7 +23,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+  private:
     std::filesystem::path path_;
     bool mounted_ = false;
     std::string why_not_;

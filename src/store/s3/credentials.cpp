@@ -440,7 +440,7 @@ bool lasts_beyond(const Credentials& c, Micros t) {
 }
 
 class ChainProvider final : public CredentialsProvider {
-public:
+  public:
     ChainProvider(config::EnvLookup env, HttpFetch fetch, Clock clock)
         : env_(std::move(env)), fetch_(std::move(fetch)), clock_(std::move(clock)) {}
 
@@ -478,7 +478,7 @@ public:
         retry_after_ = 0;
     }
 
-private:
+  private:
     Found resolve() const {
         Tried tried;
         std::optional<Found> found = from_environment(env_, tried);
@@ -508,12 +508,12 @@ private:
 };
 
 class StaticProvider final : public CredentialsProvider {
-public:
+  public:
     explicit StaticProvider(Credentials creds) : creds_(std::move(creds)) {}
     Credentials get() override { return creds_; }
     void invalidate() override {}
 
-private:
+  private:
     const Credentials creds_;
 };
 

@@ -31,7 +31,7 @@ using HttpFetch =
 inline constexpr std::chrono::minutes kCredentialsRefreshWindow{5};
 
 class CredentialsProvider {
-public:
+  public:
     virtual ~CredentialsProvider() = default;
     // Current credentials; refreshed when they expire within 5 minutes. Thread-safe:
     // concurrent callers share one refresh. If a refresh fails while the cached credentials

@@ -16,16 +16,19 @@
 namespace k9::store::s3 {
 namespace {
 
-bool content_range_is(const http::Response& r, std::uint64_t first, std::uint64_t last, std::uint64_t total) {
+bool content_range_is(const http::Response& r, std::uint64_t first, std::uint64_t last,
+                      std::uint64_t total) {
     unsigned long long a = 0, b = 0, t = 0;
     const auto header = r.header("content-range");
-    return r.status == 206 && header && std::sscanf(header->c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) == 3 &&
-           a == first && b == last && t == total;
+    return r.status == 206 && header &&
+           std::sscanf(header->c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) == 3 && a == first &&
+           b == last && t == total;
 }
 
 }  // namespace
 
-Download::Download(S3Client& client, std::string key, int fd, std::filesystem::path dest, const GetOptions& options)
+Download::Download(S3Client& client, std::string key, int fd, std::filesystem::path dest,
+                   const GetOptions& options)
     : client_(client),
       key_(std::move(key)),
       fd_(fd),
@@ -56,7 +59,8 @@ bool Download::write_at(const char* data, std::size_t size, std::uint64_t offset
 bool Download::write_stream(const char* data, std::size_t size) {
     std::lock_guard lock(mutex_);
     if (stream_pos_ >= stream_end_) return false;
-    const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(size, stream_end_ - stream_pos_));
+    const std::size_t take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size, stream_end_ - stream_pos_));
     if (!write_at(data, take, stream_pos_)) return false;
     if (stream_pos_ == 0) first_byte_ms_ = monotonic_ms();
     stream_pos_ += take;
@@ -71,7 +75,8 @@ void Download::stream() {
         std::lock_guard lock(mutex_);
         http::Headers h;
         if (stream_pos_ > 0) {  // resume after a broken stream
-            h.emplace_back("range", "bytes=" + std::to_string(stream_pos_) + "-" + std::to_string(stream_end_ - 1));
+            h.emplace_back("range", "bytes=" + std::to_string(stream_pos_) + "-" +
+                                        std::to_string(stream_end_ - 1));
             h.emplace_back("if-match", info_.etag);
         } else if (options_.if_match) {
             h.emplace_back("if-match", *options_.if_match);
@@ -145,7 +150,8 @@ void Download::fetch(Part part) {
     };
     call.on_progress = [this](std::uint64_t) { report(); };
     call.validate = [&](const http::Response& r) {
-        return ok && written == part.last - part.first + 1 && content_range_is(r, part.first, part.last, total_);
+        return ok && written == part.last - part.first + 1 &&
+               content_range_is(r, part.first, part.last, total_);
     };
     client_.send(call);
 }
@@ -177,9 +183,12 @@ void Download::hash_behind_stream() {
             }
             if (hashed >= upto) break;
             while (hashed < upto) {
-                const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), upto - hashed));
+                const auto want =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), upto - hashed));
                 const std::size_t n = fs::pread_full(in.get(), buf.data(), want, hashed, dest_);
-                if (n == 0) throw StoreError(ErrorKind::Corrupt, "the download of " + client_.url_for(key_) + " is short");
+                if (n == 0)
+                    throw StoreError(ErrorKind::Corrupt,
+                                     "the download of " + client_.url_for(key_) + " is short");
                 hash_.update(buf.data(), n);
                 hashed += n;
             }
@@ -207,7 +216,8 @@ ObjectInfo Download::run() {
         changed_.wait_for(lock, std::chrono::milliseconds(s.download_probe_ms),
                           [this] { return stream_done_ || stream_pos_ > 0; });
         const double from = stream_pos_ > 0 ? first_byte_ms_ : started;
-        changed_.wait_for(lock, std::chrono::milliseconds(s.download_probe_ms), [this] { return stream_done_; });
+        changed_.wait_for(lock, std::chrono::milliseconds(s.download_probe_ms),
+                          [this] { return stream_done_; });
         const double seconds = std::max(1e-3, (monotonic_ms() - from) / 1000.0);
         const double mbps = static_cast<double>(stream_pos_) / 1e6 / seconds;
         if (!stream_done_ && mbps < s.parallel_below_mbps) {
@@ -229,13 +239,15 @@ ObjectInfo Download::run() {
     if (worker_error_) std::rethrow_exception(worker_error_);
     if (stream_error_) std::rethrow_exception(stream_error_);
     if (stream_pos_ != stream_end_) {
-        throw StoreError(ErrorKind::Transient, "the download of " + client_.url_for(key_) + " ended early");
+        throw StoreError(ErrorKind::Transient,
+                         "the download of " + client_.url_for(key_) + " ended early");
     }
     if (hash_error_) std::rethrow_exception(hash_error_);
     if (!info_.checksum.empty() && hash_.hex() != info_.checksum) {
-        throw StoreError(ErrorKind::Corrupt, "the download of " + client_.url_for(key_) +
-                                                 " does not match the checksum k9 recorded at upload; "
-                                                 "the object or the transfer is damaged");
+        throw StoreError(ErrorKind::Corrupt,
+                         "the download of " + client_.url_for(key_) +
+                             " does not match the checksum k9 recorded at upload; "
+                             "the object or the transfer is damaged");
     }
     report();
     return info_;

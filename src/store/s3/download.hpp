@@ -30,11 +30,12 @@
 namespace k9::store::s3 {
 
 class Download {
-public:
-    Download(S3Client& client, std::string key, int fd, std::filesystem::path dest, const GetOptions& options);
+  public:
+    Download(S3Client& client, std::string key, int fd, std::filesystem::path dest,
+             const GetOptions& options);
     ObjectInfo run();
 
-private:
+  private:
     struct Part {
         std::uint64_t first, last;
     };
@@ -66,7 +67,7 @@ private:
     std::exception_ptr worker_error_;
     ObjectInfo info_;
     std::uint64_t total_ = 0;
-    std::uint64_t stream_pos_ = 0;        // bytes written in order from the start
+    std::uint64_t stream_pos_ = 0;           // bytes written in order from the start
     std::uint64_t stream_end_ = UINT64_MAX;  // the stream stops here; workers own what follows
     std::atomic<std::uint64_t> received_{0};
     std::mutex write_error_mutex_;  // write_at runs under mutex_ (stream) and without (workers)

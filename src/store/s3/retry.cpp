@@ -22,7 +22,8 @@ std::chrono::milliseconds RetryPolicy::backoff(int retry) const {
         }()};
         r = std::uniform_real_distribution<double>(0.0, 1.0)(engine);
     }
-    const double exp = static_cast<double>(base.count()) * static_cast<double>(1LL << std::min(retry - 1, 30));
+    const double exp =
+        static_cast<double>(base.count()) * static_cast<double>(1LL << std::min(retry - 1, 30));
     const double cap = std::min(exp, static_cast<double>(max_backoff.count()));
     return std::chrono::milliseconds(static_cast<long long>(r * cap));
 }

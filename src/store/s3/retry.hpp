@@ -24,7 +24,7 @@ struct RetryPolicy {
 };
 
 class RetryQuota {
-public:
+  public:
     static constexpr int kCapacity = 500;
     static constexpr int kRetryCost = 5;
     static constexpr int kTimeoutCost = 10;
@@ -35,7 +35,7 @@ public:
     void release(int cost);
     int available() const;
 
-private:
+  private:
     mutable std::mutex mutex_;
     int tokens_ = kCapacity;
 };

@@ -10,7 +10,8 @@ namespace k9::store::s3 {
 namespace {
 
 bool retryable(int status, const std::string& code) {
-    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429) return true;
+    if (status == 500 || status == 502 || status == 503 || status == 504 || status == 429)
+        return true;
     return code == "SlowDown" || code == "RequestTimeout" || code == "InternalError" ||
            code == "ServiceUnavailable" || code == "ConditionalRequestConflict" ||
            code == "OperationAborted" || code == "RequestTimeTooSkewed";
@@ -81,7 +82,8 @@ Address s3_address(const config::StoreLocation& location, const config::S3Settin
                    const std::string& key, const Query& query) {
     const std::string& bucket = location.bucket;
     const std::string full = location.prefix.empty() ? key : location.prefix + "/" + key;
-    const std::string object = key.empty() && location.prefix.empty() ? std::string() : uri_encode(full, false);
+    const std::string object =
+        key.empty() && location.prefix.empty() ? std::string() : uri_encode(full, false);
     Address a;
     std::string base;
     if (settings.endpoint || bucket.find('.') != std::string::npos) {
@@ -119,7 +121,8 @@ http::Request S3Client::build(const S3Call& call, const Credentials& creds) cons
     headers.emplace_back("host", t.host);
     const std::string payload_hash = call.body_file ? "UNSIGNED-PAYLOAD" : sha256_hex(call.body);
     headers.emplace_back("x-amz-content-sha256", payload_hash);
-    if (!creds.session_token.empty()) headers.emplace_back("x-amz-security-token", creds.session_token);
+    if (!creds.session_token.empty())
+        headers.emplace_back("x-amz-security-token", creds.session_token);
     SigningInput in{call.method, t.canonical_uri, call.query, headers, payload_hash};
     const Signature sig = sign_v4(in, creds, settings_.region, "s3", clock_());
     headers.emplace_back("x-amz-date", sig.amz_date);
@@ -128,7 +131,8 @@ http::Request S3Client::build(const S3Call& call, const Credentials& creds) cons
     return req;
 }
 
-StoreError S3Client::map_error(const S3Call& call, int status, const std::optional<S3Error>& err) const {
+StoreError S3Client::map_error(const S3Call& call, int status,
+                               const std::optional<S3Error>& err) const {
     const std::string where = call.key.empty() ? "s3://" + location_.bucket : url_for(call.key);
     const std::string code = err ? err->code : "";
     std::string detail = "HTTP " + std::to_string(status);
@@ -139,18 +143,25 @@ StoreError S3Client::map_error(const S3Call& call, int status, const std::option
     const std::string what = call.op + " " + where + " failed: " + detail;
     if (status == 404 && code == "NoSuchBucket") {
         return StoreError(ErrorKind::InvalidArgument,
-                          what + "; the bucket does not exist: check DATABASE_S3_BUCKET / K9_STORE_URL and AWS_REGION");
+                          what +
+                              "; the bucket does not exist: check DATABASE_S3_BUCKET / "
+                              "K9_STORE_URL and AWS_REGION");
     }
-    if (status == 404) return StoreError(ErrorKind::NotFound, "no object at " + where + " (" + detail + ")");
-    if (status == 412 || code == "ConditionalRequestConflict") return StoreError(ErrorKind::PreconditionFailed, what);
-    if (status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || expired_credentials(code)) {
+    if (status == 404)
+        return StoreError(ErrorKind::NotFound, "no object at " + where + " (" + detail + ")");
+    if (status == 412 || code == "ConditionalRequestConflict")
+        return StoreError(ErrorKind::PreconditionFailed, what);
+    if (status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
+        expired_credentials(code)) {
         return StoreError(ErrorKind::AccessDenied,
-                          what + "; check the credentials, that the role has " + iam_action(call.op) + " on " +
-                              where + ", and that the bucket name and region are right");
+                          what + "; check the credentials, that the role has " +
+                              iam_action(call.op) + " on " + where +
+                              ", and that the bucket name and region are right");
     }
     if (status == 501) {
-        return StoreError(ErrorKind::InvalidArgument,
-                          what + "; this store does not implement what k9 needs (conditional writes?)");
+        return StoreError(
+            ErrorKind::InvalidArgument,
+            what + "; this store does not implement what k9 needs (conditional writes?)");
     }
     if (status >= 500) return StoreError(ErrorKind::Transient, what);
     return StoreError(ErrorKind::InvalidArgument, what);
@@ -191,7 +202,8 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
                     continue;
                 }
                 if (!retryable(resp.status, code)) throw map_error(call, resp.status, err);
-                last_problem = "HTTP " + std::to_string(resp.status) + (code.empty() ? "" : " " + code);
+                last_problem =
+                    "HTTP " + std::to_string(resp.status) + (code.empty() ? "" : " " + code);
                 if (code == "ConditionalRequestConflict") last_status = 409;
             }
         } catch (const http::TransportError& e) {
@@ -202,17 +214,21 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
         }
         const bool may_retry = attempt < retry_.max_attempts;
         if (!may_retry || !quota_.acquire(cost)) {
-            const std::string where = call.key.empty() ? "s3://" + location_.bucket : url_for(call.key);
+            const std::string where =
+                call.key.empty() ? "s3://" + location_.bucket : url_for(call.key);
             if (last_status == 409) {
                 throw StoreError(ErrorKind::PreconditionFailed,
                                  call.op + " " + where + " conflicted with a concurrent write " +
-                                     "(409 ConditionalRequestConflict) " + std::to_string(attempt) + " times");
+                                     "(409 ConditionalRequestConflict) " + std::to_string(attempt) +
+                                     " times");
             }
-            throw StoreError(ErrorKind::Transient,
-                             call.op + " " + where + " failed after " + std::to_string(attempt) +
-                                 " attempt(s): " + last_problem +
-                                 (may_retry ? " (not retried: the retry quota is spent by recent failures)" : "") +
-                                 "; check the network path to S3 and the S3 service health, then retry");
+            throw StoreError(
+                ErrorKind::Transient,
+                call.op + " " + where + " failed after " + std::to_string(attempt) +
+                    " attempt(s): " + last_problem +
+                    (may_retry ? " (not retried: the retry quota is spent by recent failures)"
+                               : "") +
+                    "; check the network path to S3 and the S3 service health, then retry");
         }
         retried = true;
         last_cost = cost;

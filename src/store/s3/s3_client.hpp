@@ -71,7 +71,7 @@ struct Counters {
 };
 
 class S3Client {
-public:
+  public:
     S3Client(config::StoreLocation location, config::S3Settings settings,
              std::shared_ptr<CredentialsProvider> credentials, Clock clock = system_clock());
 
@@ -86,7 +86,7 @@ public:
     RetryPolicy& retry_policy() { return retry_; }
     Counters counters() const;
 
-private:
+  private:
     http::Request build(const S3Call& call, const Credentials& creds) const;
     StoreError map_error(const S3Call& call, int status, const std::optional<S3Error>& err) const;
 

@@ -106,7 +106,9 @@ ObjectInfo download_range(S3Client& client, const std::string& key, int fd, cons
 
 S3Store::S3Store(config::StoreLocation location, config::S3Settings settings,
                  std::shared_ptr<CredentialsProvider> credentials, Clock clock)
-    : location_(location), client_(location, std::move(settings), std::move(credentials), clock), clock_(clock) {}
+    : location_(location),
+      client_(location, std::move(settings), std::move(credentials), clock),
+      clock_(clock) {}
 
 ObjectInfo S3Store::head(const std::string& key) {
     validate_key(key);
@@ -116,7 +118,8 @@ ObjectInfo S3Store::head(const std::string& key) {
     return object_info(key, resp);
 }
 
-ObjectInfo S3Store::get_file(const std::string& key, const stdfs::path& dest, const GetOptions& options) {
+ObjectInfo S3Store::get_file(const std::string& key, const stdfs::path& dest,
+                             const GetOptions& options) {
     validate_key(key);
     const int raw = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (raw < 0) fs::throw_errno("open for writing", dest);
@@ -129,7 +132,8 @@ ObjectInfo S3Store::get_file(const std::string& key, const stdfs::path& dest, co
             // A part's If-Match failed: the object was replaced while we read it.
             const bool changed = e.is_precondition_failed() && !options.if_match;
             if (!changed || restart >= kDownloadRestarts) throw;
-            log::warning("The object changed during the download; starting over", {{"object", url_for(key)}});
+            log::warning("The object changed during the download; starting over",
+                         {{"object", url_for(key)}});
             if (::ftruncate(fd.get(), 0) != 0) fs::throw_errno("truncate", dest);
         }
     }
@@ -140,7 +144,8 @@ std::string S3Store::get_bytes(const std::string& key, ObjectInfo* info) {
     S3Call call("GetObject", "GET", key);
     auto resp = client_.send(call);
     ObjectInfo got = object_info(key, resp);
-    if (resp.body.size() != got.size || (!got.checksum.empty() && xxh128_hex(resp.body) != got.checksum)) {
+    if (resp.body.size() != got.size ||
+        (!got.checksum.empty() && xxh128_hex(resp.body) != got.checksum)) {
         throw StoreError(ErrorKind::Corrupt, url_for(key) + " does not match its checksum or size");
     }
     if (info != nullptr) *info = got;
@@ -156,7 +161,9 @@ std::vector<ObjectInfo> S3Store::list(const std::string& prefix, const std::stri
         S3Call call("ListObjectsV2", "GET", "", {{"list-type", "2"}, {"prefix", root + prefix}});
         if (!start_after.empty()) call.query.emplace_back("start-after", root + start_after);
         if (!token.empty()) call.query.emplace_back("continuation-token", token);
-        if (max_keys != 0) call.query.emplace_back("max-keys", std::to_string(std::min<std::size_t>(max_keys - out.size(), 1000)));
+        if (max_keys != 0)
+            call.query.emplace_back(
+                "max-keys", std::to_string(std::min<std::size_t>(max_keys - out.size(), 1000)));
         const auto page = parse_list_objects_v2(client_.send(call).body);
         for (auto o : page.objects) {
             if (o.key.compare(0, root.size(), root) != 0) continue;
@@ -220,7 +227,8 @@ std::vector<VersionInfo> S3Store::list_all_versions(const std::string& prefix) {
     return out;
 }
 
-std::shared_ptr<S3Store> make_s3_store(const config::StoreLocation& location, const config::S3Settings& settings,
+std::shared_ptr<S3Store> make_s3_store(const config::StoreLocation& location,
+                                       const config::S3Settings& settings,
                                        const config::EnvLookup& env) {
     auto http = std::make_shared<http::Client>();
     std::shared_ptr<CredentialsProvider> creds = default_credentials_chain(env, http_fetch(http));

@@ -19,7 +19,7 @@
 namespace k9::store::s3 {
 
 class S3Store final : public ObjectStore {
-public:
+  public:
     S3Store(config::StoreLocation location, config::S3Settings settings,
             std::shared_ptr<CredentialsProvider> credentials, Clock clock = system_clock());
 
@@ -41,10 +41,11 @@ public:
 
     S3Client& client() { return client_; }
 
-private:
-    ObjectInfo put_multipart(const std::filesystem::path& src, std::uint64_t size, const std::string& key,
-                             const PutOptions& options, const std::string& checksum,
-                             const std::vector<std::string>& part_crcs, std::uint64_t part_size);
+  private:
+    ObjectInfo put_multipart(const std::filesystem::path& src, std::uint64_t size,
+                             const std::string& key, const PutOptions& options,
+                             const std::string& checksum, const std::vector<std::string>& part_crcs,
+                             std::uint64_t part_size);
     http::Headers write_headers(const PutOptions& options, const std::string& checksum) const;
     // ListObjectVersions of every key starting with `full_prefix` (bucket-relative),
     // all pages, in S3's order.
@@ -58,6 +59,7 @@ private:
 // An S3Store with the default AWS credentials chain (environment, shared files,
 // container credentials, EC2 instance metadata).
 std::shared_ptr<S3Store> make_s3_store(const config::StoreLocation& location,
-                                       const config::S3Settings& settings, const config::EnvLookup& env);
+                                       const config::S3Settings& settings,
+                                       const config::EnvLookup& env);
 
 }  // namespace k9::store::s3

@@ -25,8 +25,9 @@ void check_metadata(const Metadata& metadata) {
         }) && std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
         if (!ok) {
             throw StoreError(ErrorKind::InvalidArgument,
-                             "metadata '" + name + "' is not allowed: names are lowercase letters, digits, "
-                                                   "'-' and '_'; values are printable ASCII");
+                             "metadata '" + name +
+                                 "' is not allowed: names are lowercase letters, digits, "
+                                 "'-' and '_'; values are printable ASCII");
         }
     }
 }
@@ -49,7 +50,9 @@ FileSums sum_file(const stdfs::path& path, std::uint64_t size, std::uint64_t par
         const std::size_t want = static_cast<std::size_t>(
             std::min<std::uint64_t>({buf.size(), size - offset, part_size - in_part}));
         const std::size_t n = fs::pread_full(fd.get(), buf.data(), want, offset, path);
-        if (n == 0) throw StoreError(ErrorKind::InvalidArgument, path.string() + " shrank while it was read");
+        if (n == 0)
+            throw StoreError(ErrorKind::InvalidArgument,
+                             path.string() + " shrank while it was read");
         xxh.update(buf.data(), n);
         whole.update(buf.data(), n);
         part.update(buf.data(), n);
@@ -68,9 +71,12 @@ FileSums sum_file(const stdfs::path& path, std::uint64_t size, std::uint64_t par
 
 http::Headers precondition_headers(const Precondition& p) {
     switch (p.kind) {
-        case Precondition::Kind::IfNoneMatchAny: return {{"if-none-match", "*"}};
-        case Precondition::Kind::IfMatch: return {{"if-match", p.etag}};
-        case Precondition::Kind::None: break;
+        case Precondition::Kind::IfNoneMatchAny:
+            return {{"if-none-match", "*"}};
+        case Precondition::Kind::IfMatch:
+            return {{"if-match", p.etag}};
+        case Precondition::Kind::None:
+            break;
     }
     return {};
 }
@@ -81,8 +87,9 @@ http::Response send_write(S3Client& client, const S3Call& call, const Preconditi
         return client.send(call);
     } catch (const StoreError& e) {
         if (e.is_not_found() && pre.kind == Precondition::Kind::IfMatch) {
-            throw StoreError(ErrorKind::PreconditionFailed,
-                             client.url_for(call.key) + " does not exist (expected ETag " + pre.etag + ")");
+            throw StoreError(
+                ErrorKind::PreconditionFailed,
+                client.url_for(call.key) + " does not exist (expected ETag " + pre.etag + ")");
         }
         throw;
     }
@@ -111,11 +118,13 @@ http::Headers S3Store::write_headers(const PutOptions& options, const std::strin
     http::Headers h = metadata_headers(options.metadata, checksum);
     const auto& s = client_.settings();
     if (!s.sse.empty()) h.emplace_back("x-amz-server-side-encryption", s.sse);
-    if (!s.sse_kms_key_id.empty()) h.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", s.sse_kms_key_id);
+    if (!s.sse_kms_key_id.empty())
+        h.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", s.sse_kms_key_id);
     return h;
 }
 
-ObjectInfo S3Store::put_bytes(std::string_view bytes, const std::string& key, const PutOptions& options) {
+ObjectInfo S3Store::put_bytes(std::string_view bytes, const std::string& key,
+                              const PutOptions& options) {
     validate_key(key);
     check_metadata(options.metadata);
     const std::string checksum = xxh128_hex(bytes);
@@ -130,18 +139,22 @@ ObjectInfo S3Store::put_bytes(std::string_view bytes, const std::string& key, co
     return written(key, bytes.size(), resp, options, checksum, clock_());
 }
 
-ObjectInfo S3Store::put_file(const stdfs::path& src, const std::string& key, const PutOptions& options) {
+ObjectInfo S3Store::put_file(const stdfs::path& src, const std::string& key,
+                             const PutOptions& options) {
     validate_key(key);
     check_metadata(options.metadata);
     const std::int64_t size = fs::file_size_or_negative(src);
-    if (size < 0) throw StoreError(ErrorKind::InvalidArgument, "cannot read upload source " + src.string());
+    if (size < 0)
+        throw StoreError(ErrorKind::InvalidArgument, "cannot read upload source " + src.string());
     const auto usize = static_cast<std::uint64_t>(size);
     const auto& s = client_.settings();
     const bool multipart = usize > s.multipart_threshold;
     const std::uint64_t part_size =
-        multipart ? std::max<std::uint64_t>(s.part_size, (usize + kMaxParts - 1) / kMaxParts) : std::max<std::uint64_t>(usize, 1);
+        multipart ? std::max<std::uint64_t>(s.part_size, (usize + kMaxParts - 1) / kMaxParts)
+                  : std::max<std::uint64_t>(usize, 1);
     const FileSums sums = sum_file(src, usize, part_size);
-    if (multipart) return put_multipart(src, usize, key, options, sums.checksum, sums.part_crcs, part_size);
+    if (multipart)
+        return put_multipart(src, usize, key, options, sums.checksum, sums.part_crcs, part_size);
 
     S3Call call("PutObject", "PUT", key, {}, write_headers(options, sums.checksum));
     call.body_file = http::FileSpan{src, 0, usize};
@@ -154,9 +167,11 @@ ObjectInfo S3Store::put_file(const stdfs::path& src, const std::string& key, con
     return written(key, usize, resp, options, sums.checksum, clock_());
 }
 
-ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, const std::string& key,
-                                  const PutOptions& options, const std::string& checksum,
-                                  const std::vector<std::string>& part_crcs, std::uint64_t part_size) {
+ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size,
+                                  const std::string& key, const PutOptions& options,
+                                  const std::string& checksum,
+                                  const std::vector<std::string>& part_crcs,
+                                  std::uint64_t part_size) {
     // Fail before sending gigabytes that would be refused. The atomic check is the
     // precondition header on CompleteMultipartUpload (Amazon S3 enforces it; some
     // S3-compatible stores ignore it, and then this check is all there is).
@@ -164,14 +179,17 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
     if (pre.kind != Precondition::Kind::None) {
         const auto current = head_if_exists(key);
         if (pre.kind == Precondition::Kind::IfNoneMatchAny && current) {
-            throw StoreError(ErrorKind::PreconditionFailed, url_for(key) + " already exists (create-only write refused)");
+            throw StoreError(ErrorKind::PreconditionFailed,
+                             url_for(key) + " already exists (create-only write refused)");
         }
         if (pre.kind == Precondition::Kind::IfMatch && (!current || current->etag != pre.etag)) {
-            throw StoreError(ErrorKind::PreconditionFailed, url_for(key) + " changed: expected ETag " + pre.etag +
-                                                                ", found " + (current ? current->etag : "no object"));
+            throw StoreError(ErrorKind::PreconditionFailed,
+                             url_for(key) + " changed: expected ETag " + pre.etag + ", found " +
+                                 (current ? current->etag : "no object"));
         }
     }
-    S3Call create("CreateMultipartUpload", "POST", key, {{"uploads", ""}}, write_headers(options, checksum));
+    S3Call create("CreateMultipartUpload", "POST", key, {{"uploads", ""}},
+                  write_headers(options, checksum));
     create.headers.emplace_back("content-type", "application/octet-stream");
     create.headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
     const std::string upload_id = parse_initiate_multipart(client_.send(create).body);
@@ -181,8 +199,11 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
             S3Call call("AbortMultipartUpload", "DELETE", key, {{"uploadId", upload_id}});
             client_.send(call, {404});
         } catch (const StoreError& e) {
-            log::error("Could not abort a failed multipart upload; its parts stay until a bucket lifecycle "
-                       "rule removes them", {{"object", url_for(key)}, {"upload_id", upload_id}, {"error", e.what()}});
+            log::error(
+                "Could not abort a failed multipart upload; its parts stay until a bucket "
+                "lifecycle "
+                "rule removes them",
+                {{"object", url_for(key)}, {"upload_id", upload_id}, {"error", e.what()}});
         }
     };
 
@@ -197,7 +218,8 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
             try {
                 const std::uint64_t offset = part_size * i;
                 const std::uint64_t length = std::min(part_size, size - offset);
-                S3Call call("UploadPart", "PUT", key, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
+                S3Call call("UploadPart", "PUT", key,
+                            {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
                             {{"x-amz-checksum-crc32c", part_crcs[i]}});
                 call.body_file = http::FileSpan{src, offset, length};
                 std::uint64_t mine = 0;
@@ -208,7 +230,8 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
                     if (options.progress) options.progress(sent.load(), size);
                 };
                 const auto resp = client_.send(call);
-                parts[i] = CompletedPart{static_cast<int>(i + 1), resp.header("etag").value_or(""), part_crcs[i]};
+                parts[i] = CompletedPart{static_cast<int>(i + 1), resp.header("etag").value_or(""),
+                                         part_crcs[i]};
             } catch (...) {
                 std::lock_guard lock(error_mutex);
                 if (!error) error = std::current_exception();
@@ -216,7 +239,8 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
         }
     };
     std::vector<std::thread> pool;
-    const int threads = static_cast<int>(std::min<std::size_t>(count, static_cast<std::size_t>(client_.settings().concurrency)));
+    const int threads = static_cast<int>(
+        std::min<std::size_t>(count, static_cast<std::size_t>(client_.settings().concurrency)));
     for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
     worker();
     for (auto& t : pool) t.join();
@@ -231,9 +255,13 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
     // S3 may answer 200 and put the error in the body: retry the retryable ones.
     complete.validate = [&](const http::Response& r) {
         if (auto err = parse_error(r.body)) {
-            if (err->code == "InternalError" || err->code == "SlowDown" || err->code == "ServiceUnavailable") return false;
-            throw StoreError(err->code == "PreconditionFailed" ? ErrorKind::PreconditionFailed : ErrorKind::InvalidArgument,
-                             "CompleteMultipartUpload " + url_for(key) + " failed: " + err->code + ": " + err->message);
+            if (err->code == "InternalError" || err->code == "SlowDown" ||
+                err->code == "ServiceUnavailable")
+                return false;
+            throw StoreError(err->code == "PreconditionFailed" ? ErrorKind::PreconditionFailed
+                                                               : ErrorKind::InvalidArgument,
+                             "CompleteMultipartUpload " + url_for(key) + " failed: " + err->code +
+                                 ": " + err->message);
         }
         return true;
     };
@@ -241,10 +269,12 @@ ObjectInfo S3Store::put_multipart(const stdfs::path& src, std::uint64_t size, co
     try {
         resp = send_write(client_, complete, Precondition::none());
     } catch (const StoreError& e) {
-        if (e.is_not_found() && options.precondition.kind == Precondition::Kind::IfMatch && !head_if_exists(key)) {
+        if (e.is_not_found() && options.precondition.kind == Precondition::Kind::IfMatch &&
+            !head_if_exists(key)) {
             abort();
-            throw StoreError(ErrorKind::PreconditionFailed, url_for(key) + " does not exist (expected ETag " +
-                                                                options.precondition.etag + ")");
+            throw StoreError(
+                ErrorKind::PreconditionFailed,
+                url_for(key) + " does not exist (expected ETag " + options.precondition.etag + ")");
         }
         if (e.is_not_found()) {
             // NoSuchUpload on a retry: the first Complete may have landed with its reply lost.

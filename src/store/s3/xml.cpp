@@ -12,7 +12,8 @@ namespace {
 
 pugi::xml_document parse(std::string_view body, const char* what) {
     pugi::xml_document doc;
-    const auto result = doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
+    const auto result =
+        doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
     if (!result) {
         throw StoreError(ErrorKind::Transient, std::string("S3 sent a malformed ") + what +
                                                    " document (" + result.description() + ")");
@@ -22,11 +23,15 @@ pugi::xml_document parse(std::string_view body, const char* what) {
 
 pugi::xml_node root(const pugi::xml_document& doc, const char* name, const char* what) {
     pugi::xml_node node = doc.child(name);
-    if (!node) throw StoreError(ErrorKind::Transient, std::string("S3 sent no <") + name + "> in its " + what);
+    if (!node)
+        throw StoreError(ErrorKind::Transient,
+                         std::string("S3 sent no <") + name + "> in its " + what);
     return node;
 }
 
-std::string text(const pugi::xml_node& node, const char* child) { return node.child(child).text().as_string(); }
+std::string text(const pugi::xml_node& node, const char* child) {
+    return node.child(child).text().as_string();
+}
 
 std::uint64_t number(const pugi::xml_node& node, const char* child) {
     return node.child(child).text().as_ullong();
@@ -57,7 +62,8 @@ ListPage parse_list_objects_v2(std::string_view body) {
     page.truncated = std::strcmp(r.child("IsTruncated").text().as_string(), "true") == 0;
     page.next_continuation_token = text(r, "NextContinuationToken");
     if (page.truncated && page.next_continuation_token.empty()) {
-        throw StoreError(ErrorKind::Transient, "S3 said the listing is truncated but gave no continuation token");
+        throw StoreError(ErrorKind::Transient,
+                         "S3 said the listing is truncated but gave no continuation token");
     }
     return page;
 }
@@ -89,8 +95,10 @@ VersionsPage parse_list_object_versions(std::string_view body) {
 
 std::string parse_initiate_multipart(std::string_view body) {
     const auto doc = parse(body, "CreateMultipartUpload");
-    const std::string id = text(root(doc, "InitiateMultipartUploadResult", "CreateMultipartUpload answer"), "UploadId");
-    if (id.empty()) throw StoreError(ErrorKind::Transient, "S3 started a multipart upload without an UploadId");
+    const std::string id = text(
+        root(doc, "InitiateMultipartUploadResult", "CreateMultipartUpload answer"), "UploadId");
+    if (id.empty())
+        throw StoreError(ErrorKind::Transient, "S3 started a multipart upload without an UploadId");
     return id;
 }
 
@@ -102,11 +110,14 @@ std::string complete_multipart_body(const std::vector<CompletedPart>& parts) {
         auto part = r.append_child("Part");
         part.append_child("PartNumber").text().set(p.number);
         part.append_child("ETag").text().set(p.etag.c_str());
-        if (!p.checksum_crc32c.empty()) part.append_child("ChecksumCRC32C").text().set(p.checksum_crc32c.c_str());
+        if (!p.checksum_crc32c.empty())
+            part.append_child("ChecksumCRC32C").text().set(p.checksum_crc32c.c_str());
     }
     struct Writer : pugi::xml_writer {
         std::string out;
-        void write(const void* data, size_t size) override { out.append(static_cast<const char*>(data), size); }
+        void write(const void* data, size_t size) override {
+            out.append(static_cast<const char*>(data), size);
+        }
     } writer;
     doc.save(writer, "", pugi::format_raw);
     return writer.out;
@@ -116,7 +127,8 @@ std::string parse_complete_multipart(std::string_view body) {
     const auto doc = parse(body, "CompleteMultipartUpload");
     // AWS names the root ...Result; some S3-compatible stores (moto) ...Response.
     if (auto r = doc.child("CompleteMultipartUploadResponse")) return text(r, "ETag");
-    return text(root(doc, "CompleteMultipartUploadResult", "CompleteMultipartUpload answer"), "ETag");
+    return text(root(doc, "CompleteMultipartUploadResult", "CompleteMultipartUpload answer"),
+                "ETag");
 }
 
 std::int64_t parse_s3_time(std::string_view t) {

@@ -13,7 +13,7 @@
 namespace k9::store::s3 {
 
 struct S3Error {
-    std::string code;        // e.g. NoSuchKey, PreconditionFailed, SlowDown
+    std::string code;  // e.g. NoSuchKey, PreconditionFailed, SlowDown
     std::string message;
     std::string request_id;
 };
