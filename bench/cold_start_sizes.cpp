@@ -34,6 +34,7 @@ db::ManagerOptions options(const std::filesystem::path& db_path, db::Durability 
     o.db_path = db_path;
     o.key = kKey;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = durability;
     return o;
 }
@@ -50,7 +51,7 @@ std::uint64_t seed(const test::Moto& moto, const std::string& prefix,
     bench::make_database(path, static_cast<std::uint64_t>(mb) << 20);
     db::DatabaseManager m(options(path, db::Durability::Journal), store);
     m.apply({"sql", {{"sql", "CREATE TABLE IF NOT EXISTS bench_marker (x INTEGER)"}}, "bench"});
-    return m.persist_to_s3().bytes;
+    return m.persist().bytes;
 }
 
 }  // namespace

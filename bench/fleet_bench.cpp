@@ -38,6 +38,7 @@
 #include <thread>
 
 #include "api/jwt.hpp"
+#include "api/wiring.hpp"
 #include "bench/bench_util.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
@@ -484,10 +485,10 @@ class Bench {
                                                  const stdfs::path& dir) const {
         std::map<std::string, std::string> vars(env.begin(), env.end());
         vars["K9_DB_PATH"] = (dir / "k9_api.db").string();
-        const auto lookup = config::map_env(vars);
+        const auto lookup = k9::map_env(vars);
         const auto cfg = config::load_config(lookup);
-        return std::make_unique<db::DatabaseManager>(repo::k9_manager_options(cfg),
-                                                     store::open_store(cfg, lookup));
+        return std::make_unique<db::DatabaseManager>(api::manager_options(cfg),
+                                                     store::open_store(cfg.store, cfg.s3, lookup));
     }
 
     // Where lines outside the tables go (stderr in --csv mode, to keep the CSV clean).
@@ -752,7 +753,7 @@ class Bench {
     // through the proxy, by as many threads as the fewest and the most servers.
     void put_peer() {
         const std::string prefix = test::unique_name();
-        config::S3Settings settings = moto_.settings();
+        store::S3Settings settings = moto_.settings();
         settings.endpoint = proxy_->endpoint();
         const auto s3 = moto_.store(kBucket, prefix, settings);
         const std::string body(600, 'j');  // about one report's journal entry
@@ -889,7 +890,7 @@ class Bench {
     // The floor of a staleness-0 read: what a partition probe is (a GET of a key that does
     // not exist, 404), made back to back by k9's S3 client alone, through the proxy.
     void probe_peer(const std::string& prefix) {
-        config::S3Settings settings = moto_.settings();
+        store::S3Settings settings = moto_.settings();
         settings.endpoint = proxy_->endpoint();
         const auto s3 = moto_.store(kBucket, prefix, settings);
         if (!opt_.csv) {
@@ -1051,7 +1052,7 @@ class Bench {
         const auto env = store_env(prefix, partitions, 0, true);
         row.manager_since = cold_in_process(env, reader, expected);
         row.process_since = cold_process(env, reader);
-        writer->persist_to_s3();  // compaction: the snapshot now holds every write
+        writer->persist();  // compaction: the snapshot now holds every write
         row.manager_after = cold_in_process(env, reader, expected);
         row.process_after = cold_process(env, reader);
         return row;

@@ -35,6 +35,7 @@ Result run(test::Moto& moto, const std::filesystem::path& dir, db::Durability mo
     o.db_path = dir / "k9.db";
     o.key = "databases/k9_api_bench.db";
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = mode;
     o.max_batch = max_batch;
     auto s3 = moto.store("k9-journal-bench", test::unique_name());

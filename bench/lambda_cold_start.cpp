@@ -31,6 +31,7 @@ void seed(std::shared_ptr<store::ObjectStore> store, const std::filesystem::path
     o.db_path = dir / "seed.db";
     o.key = "databases/k9_api_dev.db";
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = db::Durability::Journal;  // as the bootstrap runs: its snapshot is partitioned
     {
         db::DatabaseManager m(o, store);
@@ -39,7 +40,7 @@ void seed(std::shared_ptr<store::ObjectStore> store, const std::filesystem::path
     bench::make_database(o.db_path, static_cast<std::uint64_t>(mb) << 20);
     db::DatabaseManager m(o, store);
     m.apply({"sql", {{"sql", "CREATE TABLE IF NOT EXISTS bench_marker (x INTEGER)"}}, "bench"});
-    m.persist_to_s3();
+    m.persist();
 }
 
 double cold_start_ms(const test::Env& env, const std::filesystem::path& log) {

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/wiring.hpp"
 #include "bench/bench_util.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
@@ -220,9 +221,9 @@ std::set<std::string> ids_in_store(const test::Env& server_env, const test::Moto
     std::map<std::string, std::string> vars(server_env.begin(), server_env.end());
     vars["AWS_ENDPOINT_URL_S3"] = moto.endpoint();
     vars["K9_DB_PATH"] = (dir / "k9_api.db").string();
-    const auto env = config::map_env(vars);
+    const auto env = k9::map_env(vars);
     const auto cfg = config::load_config(env);
-    db::DatabaseManager m(repo::k9_manager_options(cfg), store::open_store(cfg, env));
+    db::DatabaseManager m(api::manager_options(cfg), store::open_store(cfg.store, cfg.s3, env));
     m.open();
     where = m.remote_url();
     return m.read([](duck::Connection& c) {

@@ -12,6 +12,7 @@
 
 #include "api/auth.hpp"
 #include "api/auto_persist.hpp"
+#include "api/wiring.hpp"
 #include "common/hash.hpp"
 #include "db/journal.hpp"
 #include "db/migrations.hpp"
@@ -317,7 +318,7 @@ TEST_F(RouterTest, HealthToAnAdministratorShowsTheDatabaseState) {
     auto h = json_of(r);
     EXPECT_EQ(h["status"], "ok");
     const auto& d = h["database"];
-    EXPECT_EQ(d["schema_version"], db::latest_schema_version());
+    EXPECT_EQ(d["schema_version"], db::latest_schema_version(repo::k9_schema()));
     EXPECT_GT(d["local_bytes"].get<std::int64_t>(), 0);
     EXPECT_EQ(d["remote_etag"], snapshot_etag())
         << "journal mode: a new database starts with an empty snapshot";
@@ -822,7 +823,7 @@ TEST_F(RouterTest, AConflictIsCountedShownAndKeepsTheWritesPending) {
         std::filesystem::create_directories(tmp_ / "other");
         auto other = test::make_manager(tmp_ / "other" / "k9.db", store);
         repo::UserRepository(*other).upsert_profile("someone", {"Someone", {}, {}, {}});
-        other_etag = other->persist_to_s3().etag;
+        other_etag = other->persist().etag;
     }
     ASSERT_EQ(patch("/user/profile", {{"name", "Ann"}}).status, 200);
     create_report("one");
@@ -856,7 +857,7 @@ TEST_F(RouterTest, AConflictAfterAnEarlierPersistStillShowsDegraded) {
         auto other = test::make_manager(tmp_ / "other" / "k9.db",
                                         std::make_shared<store::FileStore>(tmp_ / "store"));
         repo::UserRepository(*other).upsert_profile("someone", {"Someone", {}, {}, {}});
-        other->persist_to_s3();
+        other->persist();
     }
     create_report("two");
     clock_.advance_seconds(1);
@@ -927,12 +928,12 @@ class FailingWritesStore final : public store::ObjectStore {
 // A Router built as api::Service builds its own, over a store the test chooses.
 struct RouterOver {
     RouterOver(const config::Config& config, std::shared_ptr<store::ObjectStore> store, Clock clock)
-        : manager(repo::k9_manager_options(config), std::move(store)),
+        : manager(api::manager_options(config), std::move(store)),
           users(manager, clock),
           reports(manager, clock),
           auth(config.api, clock),
           persist(manager, api::PersistPolicy{0, 0}, clock),
-          router(api::Services{manager, users, reports, persist}, auth) {
+          router(api::RouteContext{manager, users, reports, persist}, auth) {
         manager.open();
     }
     db::DatabaseManager manager;
@@ -958,7 +959,7 @@ struct RouterOver {
 
 TEST_F(RouterTest, AStoreFailureIs503WithoutTheStoresMessageWhichIsLogged) {
     const auto store = std::make_shared<FailingWritesStore>(tmp_ / "store");
-    RouterOver api(config::load_config(config::map_env(env()), tmp_.path()), store, clock_.clock());
+    RouterOver api(config::load_config(k9::map_env(env()), tmp_.path()), store, clock_.clock());
     store->fail_writes(true);
     test::LogCapture logs;
     const auto sent = request("POST", "/reports", report_body().dump());

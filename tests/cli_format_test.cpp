@@ -85,9 +85,9 @@ TEST(Format, SettingsKeepTheirVariableAndValueApartWhateverTheLengths) {
 
 TEST(Format, EveryConfigurationRowIsSeparated) {
     // Every row load_config can produce: S3 settings, journal settings, defaults and values.
-    const auto c = config::load_config(config::map_env({{"DATABASE_S3_BUCKET", "my-bucket"},
-                                                        {"K9_JOURNAL_RETENTION", "86400"},
-                                                        {"K9_S3_PARALLEL_BELOW_MBPS", "0"}}),
+    const auto c = config::load_config(k9::map_env({{"DATABASE_S3_BUCKET", "my-bucket"},
+                                                    {"K9_JOURNAL_RETENTION", "86400"},
+                                                    {"K9_S3_PARALLEL_BELOW_MBPS", "0"}}),
                                        "/work");
     ASSERT_GT(c.settings.size(), 8u);
     std::ostringstream out;

@@ -5,10 +5,8 @@
 namespace k9 {
 namespace {
 
-using config::ConfigError;
 using config::load_config;
-using config::map_env;
-using config::StoreLocation;
+using store::StoreLocation;
 
 std::string failing_variable(std::map<std::string, std::string> vars) {
     try {

@@ -252,9 +252,9 @@ std::string error_of(F&& f, ErrorKind kind = ErrorKind::AccessDenied) {
 }
 
 // An environment with nothing but `vars`: no HOME (so no real ~/.aws), IMDS off unless asked.
-config::EnvLookup env_of(Env vars) {
+k9::EnvLookup env_of(Env vars) {
     vars.try_emplace("AWS_EC2_METADATA_DISABLED", "true");
-    return config::map_env(std::move(vars));
+    return k9::map_env(std::move(vars));
 }
 
 // ---- 1. environment ----
@@ -479,7 +479,7 @@ TEST(InstanceMetadata, TokenFirstThenRoleThenCredentials) {
     Imds imds;
     Http http;
     auto provider = default_credentials_chain(
-        config::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}), http.loopback());
+        k9::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}), http.loopback());
     const Credentials c = provider->get();
     EXPECT_EQ(c.access_key_id, "ASIAIMDS");
     EXPECT_EQ(c.secret_access_key, kSecret);
@@ -506,8 +506,8 @@ TEST(InstanceMetadata, DisabledMeansNoRequest) {
     Http http;
     for (const char* value : {"true", "TRUE"}) {
         auto provider = default_credentials_chain(
-            config::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()},
-                             {"AWS_EC2_METADATA_DISABLED", value}}),
+            k9::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()},
+                         {"AWS_EC2_METADATA_DISABLED", value}}),
             http.loopback());
         const std::string message = error_of([&] { provider->get(); });
         EXPECT_NE(message.find("AWS_EC2_METADATA_DISABLED"), std::string::npos) << message;
@@ -518,8 +518,7 @@ TEST(InstanceMetadata, DisabledMeansNoRequest) {
 
 TEST(InstanceMetadata, DefaultEndpointFailsFastWithoutFallingBackToV1) {
     Http http;
-    auto provider =
-        default_credentials_chain(config::map_env({}), http.canned({0, "", "timed out"}));
+    auto provider = default_credentials_chain(k9::map_env({}), http.canned({0, "", "timed out"}));
     const std::string message = error_of([&] { provider->get(); });
     ASSERT_EQ(http.sent().size(), 1u);
     EXPECT_EQ(http.sent()[0].method, "PUT");
@@ -533,8 +532,7 @@ TEST(InstanceMetadata, NoRoleFallsThroughWithAReason) {
     Imds imds(/*has_role=*/false);
     Http http;
     auto provider = default_credentials_chain(
-        config::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url() + "/"}}),
-        http.loopback());
+        k9::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url() + "/"}}), http.loopback());
     const std::string message = error_of([&] { provider->get(); });
     EXPECT_NE(message.find("no IAM role"), std::string::npos) << message;
 }
@@ -564,9 +562,9 @@ TEST(Refresh, InstanceMetadataCredentialsToo) {
     Imds imds;
     std::atomic<Micros> now{kT0};
     Http http;
-    auto provider = default_credentials_chain(
-        config::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}), http.loopback(),
-        [&] { return now.load(); });
+    auto provider =
+        default_credentials_chain(k9::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}),
+                                  http.loopback(), [&] { return now.load(); });
     provider->get();
     now = kT0 + 354 * kMinute;
     provider->get();
@@ -647,7 +645,7 @@ TEST(Secrets, NeverInLogLinesOrErrorMessages) {
     log::set_threshold(log::Level::Debug);
     test::LogCapture logs;
     std::vector<std::string> messages;
-    const auto expect_error = [&](const config::EnvLookup& env, const HttpFetch& fetch) {
+    const auto expect_error = [&](const k9::EnvLookup& env, const HttpFetch& fetch) {
         try {
             default_credentials_chain(env, fetch)->get();
             ADD_FAILURE() << "no error";
@@ -684,7 +682,7 @@ TEST(Secrets, NeverInLogLinesOrErrorMessages) {
                               http.loopback())
         ->get();
     Imds imds;
-    default_credentials_chain(config::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}),
+    default_credentials_chain(k9::map_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}),
                               http.loopback())
         ->get();
     log::set_threshold(old_threshold);

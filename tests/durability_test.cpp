@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "api/wiring.hpp"
 #include "db/manager.hpp"
 #include "db/snapshot.hpp"
 #include "repo/mutations.hpp"
@@ -144,9 +145,9 @@ class DurabilityTest : public ::testing::Test {
             const auto dir = scenario / ("replica" + std::to_string(r));
             std::filesystem::create_directories(dir);
             e["K9_DB_PATH"] = (dir / "k9.db").string();
-            const auto cfg = config::load_config(config::map_env(e));
-            db::DatabaseManager m(repo::k9_manager_options(cfg),
-                                  store::open_store(cfg, config::map_env(e)));
+            const auto cfg = config::load_config(k9::map_env(e));
+            db::DatabaseManager m(api::manager_options(cfg),
+                                  store::open_store(cfg.store, cfg.s3, k9::map_env(e)));
             m.refresh_all();  // journal mode: a cold start reads the snapshot; this reads every
                               // partition
             auto tables = m.read([](duck::Connection& c) { return db::summarize_tables(c); });

@@ -174,13 +174,14 @@ TEST_P(SkewedClockTest, ACompactionUnderAClockTwoHoursAheadLosesNothing) {
     o.db_path = tmp_ / "server.db";
     o.key = kKey;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = db::Durability::Journal;
     db::DatabaseManager m(o, store);
     auto write = [&](const std::string& title) {
         repo::ReportRepository(m).create("victim", {title, "x", "2024-01-01", {{"k", 1}}, {}});
     };
     for (int i = 1; i <= 4; ++i) write("s" + std::to_string(i));
-    m.persist_to_s3();
+    m.persist();
     write("s5");  // the server sits at seq 5
 
     const auto other = env(url, "other");

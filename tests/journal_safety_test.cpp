@@ -96,7 +96,7 @@ TEST_F(JournalSafetyTest, ARunningCopyStopsAtAHoleUntilASnapshotCoversIt) {
     EXPECT_EQ(problem_code(*b), "journal_corrupt");
     EXPECT_THROW(add_report(*b, "u"), db::Unavailable) << "no write may fill the hole";
     // A copy that holds the missing entry compacts: its snapshot covers the hole.
-    a->persist_to_s3();
+    a->persist();
     EXPECT_EQ(reports(*b, "u"), 9);
     EXPECT_FALSE(b->status().problem);
     add_report(*b, "u");
@@ -131,6 +131,7 @@ TEST_F(JournalSafetyTest, EveryWriteOfABatchIsAnsweredWhateverStepFails) {
     o.db_path = local("a");
     o.key = test::kSnapshotKey;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = db::Durability::Journal;
     o.max_batch = 8;
     db::DatabaseManager a(o, faulty);
@@ -186,7 +187,7 @@ TEST_F(JournalSafetyTest, ASeqWithTwoOwnersIsNoticedOnAStoreThatKeepsVersions) {
     // What a store that does not hold If-None-Match: * does when two writers race for 2.
     const std::string lost = store_->get_bytes(key("u", 2));
     store_->put_bytes(lost, key("u", 2));
-    a->persist_to_s3();
+    a->persist();
     const auto warnings = a->status().warnings;
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_EQ(warnings[0].code, "journal_seq_conflict");
@@ -200,9 +201,9 @@ TEST_F(JournalSafetyTest, EntriesRemovedByACompactionAreNotTwoOwners) {
     store_ = std::make_shared<store::FileStore>(tmp_ / "versioned", store::FileStoreOptions{true});
     auto a = make_journal_manager(local("a"), store_, 0);  // prunes at once
     for (int i = 1; i <= 3; ++i) add_report(*a, "u");
-    a->persist_to_s3();
+    a->persist();
     add_report(*a, "u");
-    a->persist_to_s3();  // prunes 1..3: delete markers, not a second owner
+    a->persist();  // prunes 1..3: delete markers, not a second owner
     EXPECT_EQ(entries(), (std::vector<db::JournalPosition>{{test::partition_of("u"), 4}}));
     EXPECT_TRUE(journal().doubly_owned().empty());
     EXPECT_TRUE(a->status().warnings.empty());
@@ -213,9 +214,9 @@ TEST_F(JournalSafetyTest, ALocalClockHoursAheadDoesNotPruneAYoungSnapshot) {
     const auto two_hours_ahead = [] { return system_now() + 2 * 3600LL * 1'000'000; };
     auto a = make_journal_manager(local("a"), store_, 3600, two_hours_ahead);
     for (int i = 1; i <= 3; ++i) add_report(*a, "u");
-    a->persist_to_s3();
+    a->persist();
     add_report(*a, "u");
-    a->persist_to_s3();
+    a->persist();
     EXPECT_EQ(entries().size(), 4u) << "the snapshot is seconds old on the store's clock";
 }
 

@@ -190,7 +190,7 @@ TEST_F(JournalTest, AFailedAppendIsNotAcknowledgedAndWritesNothing) {
 TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
     auto a = make_journal_manager(local("a"), store_, 3600);
     for (int i = 0; i < 3; ++i) add_report(*a, "u");
-    auto r = a->persist_to_s3();
+    auto r = a->persist();
     EXPECT_TRUE(r.uploaded);
     EXPECT_EQ(r.seq, 3);
     const auto seqs = db::snapshot_partition_seqs(store_->head(test::kSnapshotKey));
@@ -208,7 +208,7 @@ TEST_F(JournalTest, CompactionWritesASnapshotAndPrunesOnlyAfterRetention) {
     std::filesystem::last_write_time(
         tmp_ / "store" / test::kSnapshotKey,
         std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
-    a->persist_to_s3();
+    a->persist();
     EXPECT_EQ(entries(), (Positions{at("u", 4)}))
         << "entries 1..3 are pruned, 4 is not yet in an old snapshot";
     auto c = make_journal_manager(local("c"), store_, 3600);
@@ -219,17 +219,17 @@ TEST_F(JournalTest, AFailedPruneDoesNotFailTheCompaction) {
     auto faulty = std::make_shared<test::FaultyStore>(store_);
     auto a = make_journal_manager(local("a"), faulty, 0);  // retention 0: prunes at once
     for (int i = 0; i < 3; ++i) add_report(*a, "u");
-    a->persist_to_s3();  // snapshot at seq 3
+    a->persist();  // snapshot at seq 3
     add_report(*a, "u");
     faulty->fail(test::FaultyStore::Op::Remove, store::ErrorKind::Transient);
-    const auto r = a->persist_to_s3();  // uploads seq 4, then fails to prune 1..3
+    const auto r = a->persist();  // uploads seq 4, then fails to prune 1..3
     EXPECT_TRUE(r.uploaded);
     EXPECT_EQ(r.seq, 4);
     EXPECT_EQ(entries(), (Positions{at("u", 1), at("u", 2), at("u", 3), at("u", 4)}))
         << "nothing removed";
     EXPECT_EQ(a->status().pending_writes, 0);
     faulty->heal();
-    a->persist_to_s3();  // nothing new to upload; prunes what both snapshots cover
+    a->persist();  // nothing new to upload; prunes what both snapshots cover
     EXPECT_EQ(entries(), Positions{}) << "the next compaction removes them";
     auto b = make_journal_manager(local("b"), store_, 0);
     EXPECT_EQ(reports(*b, "u"), 4);
@@ -241,8 +241,8 @@ TEST_F(JournalTest, AFrozenWriterCannotWriteIntoACompactedRange) {
     {
         auto busy = make_journal_manager(local("busy"), store_, 0);
         for (int i = 0; i < 5; ++i) add_report(*busy, "u", "busy");
-        busy->persist_to_s3();  // snapshot at u's seq 6
-        busy->persist_to_s3();  // nothing new; prunes 1..6 (retention 0)
+        busy->persist();  // snapshot at u's seq 6
+        busy->persist();  // nothing new; prunes 1..6 (retention 0)
     }
     EXPECT_TRUE(entries().empty()) << "compacted";
     // The frozen writer wakes up at seq 1 of u's partition and writes: its append at 2
@@ -261,8 +261,8 @@ TEST_F(JournalTest, ACopyBehindACompactionReloadsTheSnapshot) {
     {
         auto busy = make_journal_manager(local("busy"), store_, 0);
         for (int i = 0; i < 4; ++i) add_report(*busy, "u");
-        busy->persist_to_s3();
-        busy->persist_to_s3();
+        busy->persist();
+        busy->persist();
         add_report(*busy, "u", "after");
     }
     EXPECT_EQ(reports(*behind, "u"), 5);
@@ -271,7 +271,7 @@ TEST_F(JournalTest, ACopyBehindACompactionReloadsTheSnapshot) {
 TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInEveryPartition) {
     auto live = make_journal_manager(local("live"), store_);
     add_user(*live, "before");
-    live->persist_to_s3();
+    live->persist();
     add_user(*live, "journal-only");
     // An operator uploads another database (k9db --upload --force).
     {
@@ -346,6 +346,7 @@ db::ManagerOptions journal_options(const std::filesystem::path& path,
     o.db_path = path;
     o.key = test::kSnapshotKey;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = db::Durability::Journal;
     o.partitions = partitions;
     o.max_staleness_ms = staleness_ms;
@@ -456,8 +457,8 @@ TEST_F(JournalTest, AFrozenWriterInOnePartitionWhileOthersCompact) {
         auto busy = make_journal_manager(local("busy"), store_, 0);
         for (int i = 0; i < 5; ++i) add_report(*busy, "v", "busy");  // v's partition moves on
         add_report(*busy, "w", "busy");
-        busy->persist_to_s3();
-        busy->persist_to_s3();  // prunes everything the first snapshot holds
+        busy->persist();
+        busy->persist();  // prunes everything the first snapshot holds
     }
     // u's partition did not move: the frozen writer's next append there simply lands.
     add_report(*frozen, "u", "late");

@@ -43,6 +43,7 @@ db::ManagerOptions options(const std::filesystem::path& db_path, std::int64_t re
     o.db_path = db_path;
     o.key = kKey;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = db::Durability::Journal;
     o.journal_retention_s = retention_s;
     return o;
@@ -125,7 +126,7 @@ TEST_F(JournalUpgradeTest, ACompactionRemovesTheSingleJournalOnceTheNewSnapshotI
     db::DatabaseManager a(options(local("a"), 0), store);  // retention 0: prunes at once
     a.open();
     repo::UserRepository(a).upsert_profile("dave", {"Dave", {}, {}, {}});
-    a.persist_to_s3();
+    a.persist();
     db::Journal journal(*store, kKey);
     EXPECT_TRUE(journal.list(-1, 0).empty()) << "the partitioned snapshot holds all of it";
     db::DatabaseManager b(options(local("b")), store);

@@ -82,7 +82,7 @@ class LocalDiskS3 : public ::testing::Test {
         settings_ = moto_.settings();
         settings_.parallel_below_mbps = 0;  // one stream, unless a test asks for parallel GETs
     }
-    std::shared_ptr<store::s3::S3Store> store_with(const config::S3Settings& settings) {
+    std::shared_ptr<store::s3::S3Store> store_with(const store::S3Settings& settings) {
         auto s = moto_.store(bucket_, "d-" + test::unique_name(), settings);
         s->put_bytes(random_bytes(kObjectBytes), "db");
         return s;
@@ -90,7 +90,7 @@ class LocalDiskS3 : public ::testing::Test {
 
     test::Moto& moto_ = test::Moto::instance();
     std::string bucket_ = "k9-local-disk";
-    config::S3Settings settings_;
+    store::S3Settings settings_;
 };
 
 TEST_F(LocalDiskS3, AStreamedDownloadIntoAFullDiskFailsWithENOSPCWithoutRetrying) {

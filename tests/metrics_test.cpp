@@ -306,7 +306,7 @@ TEST(Metrics, DefaultSinkIsOneLinePerDatumOnStdout) {
 }
 
 TEST(Metrics, EnabledOnLambdaOrWhenAsked) {
-    using config::map_env;
+    using k9::map_env;
     EXPECT_FALSE(obs::metrics_enabled(map_env({})));
     EXPECT_TRUE(obs::metrics_enabled(map_env({{"AWS_LAMBDA_FUNCTION_NAME", "k9-api-dev"}})));
     EXPECT_FALSE(obs::metrics_enabled(map_env({{"AWS_LAMBDA_FUNCTION_NAME", ""}})));

@@ -190,6 +190,8 @@ TEST_F(RepositoriesTest, MutationsReplayToTheSameState) {
     o.db_path = tmp_ / "recorded.db";
     o.key = "databases/recorded.db";
     o.mutations = &recording;
+    o.schema = &repo::k9_schema();
+    o.durability = db::Durability::Snapshot;
     db::DatabaseManager m(o, store_);
     repo::UserRepository users(m);
     repo::ReportRepository reports(m);
@@ -205,6 +207,7 @@ TEST_F(RepositoriesTest, MutationsReplayToTheSameState) {
     o2.db_path = tmp_ / "replayed.db";
     o2.key = "databases/replayed.db";
     o2.mutations = &repo::k9_mutations();
+    o2.schema = &repo::k9_schema();
     db::DatabaseManager replay(o2, store_);
     for (const auto& mut : recorded) replay.apply(mut);
 

@@ -55,7 +55,7 @@ class S3FaultsTest : public ::testing::Test {
     test::Moto& moto_ = test::Moto::instance();
     test::FaultProxy proxy_{moto_.port()};
     std::string bucket_ = "k9-faults";
-    config::S3Settings settings_;
+    store::S3Settings settings_;
     std::shared_ptr<store::s3::S3Store> store_;
     std::string data_;
     test::TempDir tmp_;
@@ -248,7 +248,7 @@ TEST_F(S3FaultsTest, AccessDeniedIsNotRetriedAndSaysWhatToCheck) {
 TEST_F(S3FaultsTest, ColdStartThroughFaultsNeverInstallsABadDatabase) {
     const auto seed = test::make_manager(tmp_ / "seed.db", store_);
     repo::UserRepository(*seed).upsert_profile("u", {"U", {}, {}, {}});
-    seed->persist_to_s3();
+    seed->persist();
 
     proxy_.add({Fault::FlipBytes, "GET", "", "", 1});
     auto altered = test::make_manager(tmp_ / "a.db", store_);

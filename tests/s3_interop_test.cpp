@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "db/migrations.hpp"
+#include "repo/mutations.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -94,7 +95,7 @@ TEST_F(S3InteropTest, ADatabaseUploadedByTheAwsCliIsDownloadedAndOpenedByK9) {
     auto st = k9db({"status", "--json"});
     auto j = nlohmann::json::parse(st.out);
     EXPECT_EQ(j["origin"], "downloaded");
-    EXPECT_EQ(j["schema_version"], db::latest_schema_version());
+    EXPECT_EQ(j["schema_version"], db::latest_schema_version(repo::k9_schema()));
 }
 
 TEST_F(S3InteropTest, K9dbRunsTheSeedWorkflowAgainstS3) {

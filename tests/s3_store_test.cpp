@@ -47,7 +47,7 @@ class S3StoreTest : public ::testing::Test {
     test::Moto& moto_ = test::Moto::instance();
     std::string bucket_ = "k9-s3-store";
     std::string prefix_;
-    config::S3Settings settings_;
+    store::S3Settings settings_;
     std::shared_ptr<store::s3::S3Store> store_;
     test::TempDir tmp_;
 };
@@ -200,10 +200,10 @@ TEST_F(S3StoreTest, PrefixIsolatesStores) {
 }
 
 TEST(S3Address, PathStyleForCustomEndpointsVirtualHostedForAws) {
-    config::StoreLocation loc;
-    loc.kind = config::StoreLocation::Kind::S3;
+    store::StoreLocation loc;
+    loc.kind = store::StoreLocation::Kind::S3;
     loc.bucket = "my-bucket";
-    config::S3Settings aws;
+    store::S3Settings aws;
     aws.region = "eu-west-1";
     auto a = store::s3::s3_address(loc, aws, "databases/k9 api+1.db", {});
     EXPECT_EQ(a.url, "https://my-bucket.s3.eu-west-1.amazonaws.com/databases/k9%20api%2B1.db");
@@ -213,7 +213,7 @@ TEST(S3Address, PathStyleForCustomEndpointsVirtualHostedForAws) {
     EXPECT_EQ(list.url,
               "https://my-bucket.s3.eu-west-1.amazonaws.com/?list-type=2&prefix=a%20b%2F");
 
-    config::S3Settings custom = aws;
+    store::S3Settings custom = aws;
     custom.endpoint = "http://127.0.0.1:9000";
     loc.prefix = "env/dev";
     auto p = store::s3::s3_address(loc, custom, "x=y.db", {{"uploads", ""}});

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "api/wiring.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "db/manager.hpp"
@@ -58,14 +59,14 @@ int main(int argc, char** argv) {
     const int persist_every = std::atoi(argv[4]);
     log::configure_from_environment();
 
-    const auto env = config::process_env();
+    const auto env = k9::process_env();
     const auto cfg = config::load_config(env);
-    db::ManagerOptions options = repo::k9_manager_options(cfg);
+    db::ManagerOptions options = api::manager_options(cfg);
     // The test prunes at once to meet fencing often: a retention below the safe minimum
     // that the configuration refuses (K9_JOURNAL_RETENTION), so it is set here.
     if (const char* r = std::getenv("K9_TORTURE_RETENTION_S"))
         options.journal_retention_s = std::atoll(r);
-    db::DatabaseManager manager(options, store::open_store(cfg, env));
+    db::DatabaseManager manager(options, store::open_store(cfg.store, cfg.s3, env));
 
     for (int attempt = 0;; ++attempt) {  // a cold start can meet a store mid-change: retry
         try {
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
         ack(ack_log, i);
         if (persist_every > 0 && i % persist_every == 0) {
             try {
-                manager.persist_to_s3();
+                manager.persist();
             } catch (const std::exception&) {
                 // Snapshot mode: a conflict leaves the writes local (and lost with the container).
             }

@@ -56,7 +56,7 @@ void AutoPersist::record_failure(const std::string& kind, const std::string& mes
 db::PersistResult AutoPersist::persist_now(const std::string& reason) {
     std::lock_guard one_at_a_time(persist_mutex_);
     try {
-        auto result = manager_.persist_to_s3();
+        auto result = manager_.persist();
         std::lock_guard lock(mutex_);
         ++persists_;
         if (manager_.pending_writes() == 0) pending_since_ = 0;

@@ -2,9 +2,11 @@
 // The persistence policy of the service (the seed's optional persist, made a rule):
 // persist after K9_PERSIST_WRITES writes, after K9_PERSIST_INTERVAL seconds with
 // writes pending, when one journal partition has K9_PERSIST_TAIL entries beyond the
-// snapshot, at shutdown, and on POST /admin/persist. Conflicts and failures are
-// logged, counted and reported by /health; nothing is dropped silently (the writes stay
-// pending in the local database).
+// snapshot, at shutdown, and on POST /admin/persist. In journal mode (the default) a
+// persist is a compaction: every write is already in the store, and a failed compaction
+// only leaves the journal longer. In snapshot mode a persist uploads the file, and the
+// writes stay pending in the local database until one succeeds. Failures (and snapshot
+// mode's conflicts) are logged, counted and reported by /health.
 //
 // The server runs it on a background thread (start()); the Lambda bootstrap calls
 // maybe_persist() after each response, before asking for the next invocation.

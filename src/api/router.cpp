@@ -6,7 +6,6 @@
 #include "common/hash.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
-#include "db/migrations.hpp"
 #include "db/unavailable.hpp"
 #include "repo/models.hpp"
 #include "store/error.hpp"
@@ -129,9 +128,9 @@ std::string dump(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Router::Router(Services services, Authenticator& auth, AdminPolicy admin,
+Router::Router(RouteContext context, Authenticator& auth, AdminPolicy admin,
                std::size_t response_cache_bytes)
-    : services_(services),
+    : context_(std::move(context)),
       auth_(auth),
       admin_(std::move(admin)),
       cache_(response_cache_bytes > 0 ? std::make_unique<ResponseCache>(response_cache_bytes)
@@ -192,12 +191,12 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
         // Journal mode: a read sees every write acknowledged before it, by any container
         // (one GET of the user's partition). A write needs no look first: the journal
         // refuses an append from a copy that is behind, which then catches up.
-        if (route.access == Access::User && !route.writes) services_.manager.refresh(user);
+        if (route.fresh_partition) context_.manager.refresh(user);
         // The version is taken after the refresh and before the read (response_cache.hpp).
         std::optional<db::DataVersion> version;
         std::string cache_key;
         if (route.cacheable && cache_) {
-            version = services_.manager.data_version(user);
+            version = context_.manager.data_version(user);
             if (version) {
                 // Each part length-prefixed: no user id, path or query can spell another's.
                 auto add = [&cache_key](const std::string& part) {
@@ -208,9 +207,9 @@ Response Router::dispatch(const Request& request, std::string& route_name, std::
                 if (auto kept = cache_->get(cache_key, *version)) return std::move(*kept);
             }
         }
-        Response response = route.handler(services_, Call{request, params, user, admin});
+        Response response = route.handler(context_, Call{request, params, user, admin});
         if (version && response.status == 200) cache_->put(cache_key, *version, response);
-        if (route.writes && response.status < 300) services_.persist.note_write();
+        if (route.writes && response.status < 300) context_.persist.note_write();
         return response;
     }
     if (!allowed.empty()) {

@@ -23,7 +23,7 @@
 namespace k9::api {
 
 // What the handlers work with.
-struct Services {
+struct RouteContext {
     db::DatabaseManager& manager;
     repo::UserRepository& users;
     repo::ReportRepository& reports;
@@ -40,22 +40,27 @@ struct Call {
     bool admin = false;  // the caller is an administrator (also on public routes)
 };
 
-using Handler = std::function<Response(Services&, const Call&)>;
+using Handler = std::function<Response(RouteContext&, const Call&)>;
 
 // Who may call a route. Public: anyone (credentials, when sent and valid, are noted);
-// User: a signed-in user, whose partition a read makes fresh first; Admin: a member of
-// the administrators' group, a limited number of calls per minute.
+// User: a signed-in user; Admin: a member of the administrators' group, a limited
+// number of calls per minute.
 enum class Access { Public, User, Admin };
 
+// Built with designated initializers: {.method = "GET", .pattern = "/reports", ...}.
 struct Route {
     std::string method;
     std::string pattern;  // "/reports/{reportId}/favorites/{productId}"
     Access access = Access::User;
+    // A read of the caller's own data: the router makes the caller's journal partition
+    // fresh first (within K9_MAX_STALENESS_MS). Writes need not: a write catches up its
+    // partition itself.
+    bool fresh_partition = false;
     bool writes = false;  // counts toward automatic persistence when it succeeds
-    Handler handler;
     // A read of the caller's own data whose 200 answers the response cache may keep
     // (api/response_cache.hpp): the answer depends on the path, the query and the user.
     bool cacheable = false;
+    Handler handler;
 };
 
 // Who administers the service (K9_ADMIN_GROUP, K9_ADMIN_CALLS_PER_MINUTE).
@@ -67,7 +72,7 @@ struct AdminPolicy {
 class Router {
   public:
     // response_cache_bytes: the bound of the response cache (K9_RESPONSE_CACHE_MB); 0: none.
-    Router(Services services, Authenticator& auth, AdminPolicy admin = {},
+    Router(RouteContext context, Authenticator& auth, AdminPolicy admin = {},
            std::size_t response_cache_bytes = 0);
     Response handle(const Request& request);
     const std::vector<Route>& routes() const { return routes_; }
@@ -80,7 +85,7 @@ class Router {
     // with the seconds until the next one.
     bool take_admin_call(int& retry_after_s);
 
-    Services services_;
+    RouteContext context_;
     Authenticator& auth_;
     AdminPolicy admin_;
     std::mutex admin_mutex_;

@@ -51,7 +51,7 @@ Response export_report(const repo::Report& r, const std::string& format) {
     return resp;
 }
 
-repo::Report must_find(Services& s, const Call& c) {
+repo::Report must_find(RouteContext& s, const Call& c) {
     auto r = s.reports.get(c.user, c.params.at("reportId"));
     if (!r)
         throw ApiError(404, "not_found",
@@ -63,7 +63,12 @@ repo::Report must_find(Services& s, const Call& c) {
 
 void add_report_routes(std::vector<Route>& routes) {
     routes.push_back(
-        {"GET", "/reports", Access::User, false, [](Services& s, const Call& c) {
+        {.method = "GET",
+         .pattern = "/reports",
+         .access = Access::User,
+         .fresh_partition = true,
+         .cacheable = true,
+         .handler = [](RouteContext& s, const Call& c) {
              const auto page = s.reports.list_for_user(c.user, parse_limit(c.request),
                                                        c.request.query_param("cursor"));
              nlohmann::json items = nlohmann::json::array();
@@ -73,9 +78,12 @@ void add_report_routes(std::vector<Route>& routes) {
                             {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor)
                                                              : nlohmann::json(nullptr)}}));
          }});
-    routes.back().cacheable = true;
     routes.push_back(
-        {"POST", "/reports", Access::User, true, [](Services& s, const Call& c) {
+        {.method = "POST",
+         .pattern = "/reports",
+         .access = Access::User,
+         .writes = true,
+         .handler = [](RouteContext& s, const Call& c) {
              const Body body(c.request, {"title", "author", "date", "reference", "favorites"});
              repo::NewReport report{body.string("title"),
                                     body.string("author"),
@@ -88,13 +96,20 @@ void add_report_routes(std::vector<Route>& routes) {
              r.headers["location"] = "/reports/" + created.id;
              return r;
          }});
+    routes.push_back({.method = "GET",
+                      .pattern = "/reports/{reportId}",
+                      .access = Access::User,
+                      .fresh_partition = true,
+                      .cacheable = true,
+                      .handler = [](RouteContext& s, const Call& c) {
+                          return json_response(200, dump(must_find(s, c).to_json()));
+                      }});
     routes.push_back(
-        {"GET", "/reports/{reportId}", Access::User, false, [](Services& s, const Call& c) {
-             return json_response(200, dump(must_find(s, c).to_json()));
-         }});
-    routes.back().cacheable = true;
-    routes.push_back(
-        {"PATCH", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
+        {.method = "PATCH",
+         .pattern = "/reports/{reportId}",
+         .access = Access::User,
+         .writes = true,
+         .handler = [](RouteContext& s, const Call& c) {
              const Body body(c.request, {"title", "author", "date", "reference"});
              repo::ReportPatch patch{body.optional_string("title"), body.optional_string("author"),
                                      body.optional_string("date"), std::nullopt};
@@ -102,36 +117,49 @@ void add_report_routes(std::vector<Route>& routes) {
              return json_response(
                  200, dump(s.reports.update(c.user, c.params.at("reportId"), patch).to_json()));
          }});
-    routes.push_back(
-        {"DELETE", "/reports/{reportId}", Access::User, true, [](Services& s, const Call& c) {
-             s.reports.remove(c.user, c.params.at("reportId"));
-             Response r;
-             r.status = 204;
-             return r;
-         }});
-    routes.push_back({"PUT", "/reports/{reportId}/favorites/{productId}", Access::User, true,
-                      [](Services& s, const Call& c) {
+    routes.push_back({.method = "DELETE",
+                      .pattern = "/reports/{reportId}",
+                      .access = Access::User,
+                      .writes = true,
+                      .handler = [](RouteContext& s, const Call& c) {
+                          s.reports.remove(c.user, c.params.at("reportId"));
+                          Response r;
+                          r.status = 204;
+                          return r;
+                      }});
+    routes.push_back({.method = "PUT",
+                      .pattern = "/reports/{reportId}/favorites/{productId}",
+                      .access = Access::User,
+                      .writes = true,
+                      .handler = [](RouteContext& s, const Call& c) {
                           const Body body(c.request, {"favorite"});
                           const auto r = s.reports.set_favorite(c.user, c.params.at("reportId"),
                                                                 c.params.at("productId"),
                                                                 body.boolean("favorite"));
                           return json_response(200, dump(r.to_json()));
                       }});
-    routes.push_back({"PUT", "/reports/{reportId}/favorites", Access::User, true,
-                      [](Services& s, const Call& c) {
+    routes.push_back({.method = "PUT",
+                      .pattern = "/reports/{reportId}/favorites",
+                      .access = Access::User,
+                      .writes = true,
+                      .handler = [](RouteContext& s, const Call& c) {
                           const Body body(c.request, {"favorites"});
                           const auto r = s.reports.replace_favorites(
                               c.user, c.params.at("reportId"), body.string_list("favorites"));
                           return json_response(200, dump(r.to_json()));
                       }});
-    routes.push_back(
-        {"GET", "/reports/{reportId}/export", Access::User, false, [](Services& s, const Call& c) {
-             const std::string format = c.request.query_param("format").value_or("json");
-             if (format != "json" && format != "csv") {
-                 throw ApiError(400, "invalid_field", "format must be csv or json");
-             }
-             return export_report(must_find(s, c), format);
-         }});
+    routes.push_back({.method = "GET",
+                      .pattern = "/reports/{reportId}/export",
+                      .access = Access::User,
+                      .fresh_partition = true,
+                      .handler = [](RouteContext& s, const Call& c) {
+                          const std::string format =
+                              c.request.query_param("format").value_or("json");
+                          if (format != "json" && format != "csv") {
+                              throw ApiError(400, "invalid_field", "format must be csv or json");
+                          }
+                          return export_report(must_find(s, c), format);
+                      }});
 }
 
 }  // namespace k9::api

@@ -7,7 +7,10 @@ namespace k9::api {
 
 void add_service_routes(std::vector<Route>& routes) {
     routes.push_back(
-        {"GET", "/health", Access::Public, false, [](Services& s, const Call& c) {
+        {.method = "GET",
+         .pattern = "/health",
+         .access = Access::Public,
+         .handler = [](RouteContext& s, const Call& c) {
              const auto db = s.manager.status();
              auto persist = s.persist.status();
              // Unhealthy (503) while requests fail; degraded while the newest
@@ -26,7 +29,10 @@ void add_service_routes(std::vector<Route>& routes) {
                  code,
                  dump({{"status", status}, {"database", db.to_json()}, {"persist", persist}}));
          }});
-    routes.push_back({"POST", "/admin/persist", Access::Admin, false, [](Services& s, const Call&) {
+    routes.push_back({.method = "POST",
+                      .pattern = "/admin/persist",
+                      .access = Access::Admin,
+                      .handler = [](RouteContext& s, const Call&) {
                           const auto r = s.persist.persist_now("admin");
                           return json_response(200, dump({{"persisted", r.uploaded},
                                                           {"etag", r.etag},

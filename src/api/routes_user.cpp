@@ -6,16 +6,24 @@
 namespace k9::api {
 
 void add_user_routes(std::vector<Route>& routes) {
-    routes.push_back({"GET", "/user/profile", Access::User, false, [](Services& s, const Call& c) {
+    routes.push_back({.method = "GET",
+                      .pattern = "/user/profile",
+                      .access = Access::User,
+                      .fresh_partition = true,
+                      .cacheable = true,
+                      .handler = [](RouteContext& s, const Call& c) {
                           auto user = s.users.get_user(c.user);
                           if (!user)
                               throw ApiError(404, "not_found",
                                              "no profile yet: PATCH /user/profile creates it");
                           return json_response(200, dump(user->to_json()));
                       }});
-    routes.back().cacheable = true;
     routes.push_back(
-        {"PATCH", "/user/profile", Access::User, true, [](Services& s, const Call& c) {
+        {.method = "PATCH",
+         .pattern = "/user/profile",
+         .access = Access::User,
+         .writes = true,
+         .handler = [](RouteContext& s, const Call& c) {
              const Body body(c.request, {"name", "email", "avatar_url", "preferences"});
              repo::ProfilePatch patch;
              patch.name = body.optional_string("name");

@@ -1,15 +1,16 @@
 #include "api/service.hpp"
 
+#include "api/wiring.hpp"
 #include "repo/mutations.hpp"
 #include "store/open_store.hpp"
 
 namespace k9::api {
 
-Service::Service(const config::Config& config, const config::EnvLookup& env, Clock clock,
+Service::Service(const config::Config& config, const k9::EnvLookup& env, Clock clock,
                  JwksFetch fetch)
     : settings_(config.api), clock_(clock) {
-    store_ = store::open_store(config, env);
-    db::ManagerOptions options = repo::k9_manager_options(config);
+    store_ = store::open_store(config.store, config.s3, env);
+    db::ManagerOptions options = api::manager_options(config);
     options.clock = clock;
     manager_ = std::make_unique<db::DatabaseManager>(options, store_);
     users_ = std::make_unique<repo::UserRepository>(*manager_, clock);
@@ -29,7 +30,7 @@ void Service::open() {
                       settings_.persist_tail},
         clock_);
     router_ = std::make_unique<Router>(
-        Services{*manager_, *users_, *reports_, *persist_}, *auth_,
+        RouteContext{*manager_, *users_, *reports_, *persist_}, *auth_,
         AdminPolicy{settings_.admin_group, settings_.admin_calls_per_minute},
         static_cast<std::size_t>(settings_.response_cache_mb) << 20);
 }

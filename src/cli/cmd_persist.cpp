@@ -9,7 +9,7 @@ int run_persist(Context& ctx, std::ostream& out) {
     auto& manager = ctx.manager();
     const std::int64_t pending = manager.pending_writes();
     try {
-        const auto result = manager.persist_to_s3();
+        const auto result = manager.persist();
         if (!result.uploaded) {
             out << "Nothing to persist: " << ctx.remote_url() << " is up to date (ETag "
                 << result.etag << ")\n";

@@ -56,7 +56,7 @@ int run_restore(Context& ctx, const std::string& version_id, std::ostream& out) 
     progress.finish();
     out << "Restored version " << version_id << " (" << human_bytes(old.size)
         << ") as the current snapshot of " << ctx.remote_url() << " (ETag " << info.etag << ")\n";
-    if (fs::file_size_or_negative(cfg.db_path) >= 0 && !cfg.durability.journal) {
+    if (fs::file_size_if_exists(cfg.db_path) && !cfg.durability.journal) {
         out << "Note: the local database " << cfg.db_path.string()
             << " is based on the snapshot before the restore; its next persist will conflict. "
                "Remove it and its .k9state file to start from the restored snapshot.\n";

@@ -45,7 +45,7 @@ int run_status(Context& ctx, bool as_json, std::ostream& out) {
     const bool journal = cfg.durability.journal;
     const auto remote = ctx.store().head_if_exists(cfg.key);
     nlohmann::json j;
-    if (fs::file_size_or_negative(cfg.db_path) < 0) {
+    if (!fs::file_size_if_exists(cfg.db_path)) {
         // Do not download just to report: say what a cold start would do.
         j = {{"durability", journal ? "journal" : "snapshot"},
              {"db_path", cfg.db_path.string()},

@@ -4,10 +4,13 @@
 #include "cli/progress.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "db/k9_meta.hpp"
+#include "db/local_database.hpp"
 #include "db/local_state.hpp"
 #include "db/migrations.hpp"
 #include "db/replace_snapshot.hpp"
 #include "db/snapshot.hpp"
+#include "repo/mutations.hpp"
 
 namespace k9::cli {
 namespace stdfs = std::filesystem;
@@ -16,9 +19,9 @@ namespace {
 
 // Commits still in FILE.wal are not in FILE: fold them in before the upload.
 void fold_wal(const stdfs::path& file) {
-    if (fs::file_size_or_negative(file.string() + ".wal") <= 0) return;
+    if (fs::file_size_if_exists(file.string() + ".wal").value_or(0) == 0) return;
     try {
-        duck::Database db(file, {{"home_directory", file.parent_path().string()}});
+        duck::Database db(file, db::duckdb_options(file));
         duck::Connection conn(db);
         conn.execute("CHECKPOINT");
     } catch (const duck::Error& e) {
@@ -35,16 +38,11 @@ struct FileFacts {
 };
 
 FileFacts read_facts(const stdfs::path& file) {
-    duck::Database db(
-        file, {{"access_mode", "READ_ONLY"}, {"home_directory", file.parent_path().string()}});
+    duck::Database db(file, db::duckdb_options(file, db::FileAccess::ReadOnly));
     duck::Connection conn(db);
     FileFacts f;
     f.schema = db::schema_version(conn);
-    auto meta = conn.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'k9_meta'");
-    if (meta.int64(0, 0) > 0) {
-        auto r = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
-        if (r.rows() > 0) f.seq = r.int64(0, 0);
-    }
+    f.seq = db::meta::read_seq(conn).value_or(0);
     return f;
 }
 
@@ -52,7 +50,7 @@ FileFacts read_facts(const stdfs::path& file) {
 
 int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostream& out) {
     const stdfs::path file = stdfs::absolute(file_arg);
-    if (fs::file_size_or_negative(file) < 0) {
+    if (!fs::file_size_if_exists(file)) {
         log::error("No file to upload at " + file.string());
         return kFailed;
     }
@@ -78,7 +76,7 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
         log::error("Refusing to upload " + file.string() + ": DuckDB cannot open it: " + e.what());
         return kFailed;
     }
-    if (facts.schema > db::latest_schema_version()) {
+    if (facts.schema > db::latest_schema_version(repo::k9_schema())) {
         log::warning(
             "The file's schema is newer than this k9 supports; k9 of this version will refuse it",
             {{"schema_version", facts.schema}});
@@ -116,8 +114,7 @@ int run_upload(Context& ctx, const stdfs::path& file_arg, bool force, std::ostre
         auto state = db::LocalState::load(file).value_or(db::LocalState{});
         state.remote = url;
         state.base_etag = info.etag;
-        state.base_seq =
-            std::stoll(info.metadata.count(db::kMetaSeq) ? info.metadata.at(db::kMetaSeq) : "0");
+        state.base_seq = db::snapshot_seq(info.metadata).value_or(0);
         state.base_schema = facts.schema;
         state.last_persist = system_now();
         state.save(file);

@@ -91,7 +91,7 @@ int run_verify(Context& ctx, std::ostream& out) {
     std::optional<store::ObjectInfo> snapshot;
 
     out << "Local " << cfg.db_path.string() << "\n";
-    if (fs::file_size_or_negative(cfg.db_path) < 0) {
+    if (!fs::file_size_if_exists(cfg.db_path)) {
         out << "  absent (a cold start will download or create it)\n";
     } else if (!db::has_duckdb_magic(cfg.db_path)) {
         out << "  DAMAGED: not a DuckDB database\n";

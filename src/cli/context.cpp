@@ -1,12 +1,13 @@
 #include "cli/context.hpp"
 
+#include "api/wiring.hpp"
 #include "cli/progress.hpp"
 #include "repo/mutations.hpp"
 #include "store/open_store.hpp"
 
 namespace k9::cli {
 
-Context::Context(config::EnvLookup env) : env_(std::move(env)) {}
+Context::Context(k9::EnvLookup env) : env_(std::move(env)) {}
 Context::~Context() = default;
 
 const config::Config& Context::config() {
@@ -15,13 +16,13 @@ const config::Config& Context::config() {
 }
 
 std::shared_ptr<store::ObjectStore> Context::store_ptr() {
-    if (!store_) store_ = store::open_store(config(), env_);
+    if (!store_) store_ = store::open_store(config().store, config().s3, env_);
     return store_;
 }
 
 db::DatabaseManager& Context::manager() {
     if (!manager_) {
-        db::ManagerOptions options = repo::k9_manager_options(config());
+        db::ManagerOptions options = api::manager_options(config());
         cold_start_progress_ = std::make_unique<Progress>("cold start: download");
         options.download_progress = cold_start_progress_->callback();
         manager_ = std::make_unique<db::DatabaseManager>(options, store_ptr());

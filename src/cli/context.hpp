@@ -16,7 +16,7 @@ class Progress;
 
 class Context {
   public:
-    explicit Context(config::EnvLookup env);
+    explicit Context(k9::EnvLookup env);
     ~Context();
 
     const config::Config& config();
@@ -27,7 +27,7 @@ class Context {
     std::string remote_url() { return store().url_for(config().key); }
 
   private:
-    config::EnvLookup env_;
+    k9::EnvLookup env_;
     std::optional<config::Config> config_;
     std::shared_ptr<store::ObjectStore> store_;
     std::unique_ptr<Progress> cold_start_progress_;

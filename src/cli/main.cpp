@@ -5,7 +5,6 @@
 #include "cli/commands.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
-#include "db/migrations.hpp"
 #include "store/error.hpp"
 
 namespace {
@@ -99,7 +98,7 @@ int main(int argc, char** argv) {
         return kUsage;
     }
 
-    Context ctx(k9::config::process_env());
+    Context ctx(k9::process_env());
     auto& out = std::cout;
     try {
         int rc = kOk;
@@ -120,7 +119,7 @@ int main(int argc, char** argv) {
         if (restore->parsed()) step(run_restore(ctx, version_id, out));
         if (token->parsed()) step(run_token(ctx, token_user, token_ttl, token_admin, out));
         return rc;
-    } catch (const k9::config::ConfigError& e) {
+    } catch (const k9::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});
         return kUsage;
     } catch (const k9::db::PersistConflict& e) {

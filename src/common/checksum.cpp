@@ -41,16 +41,8 @@ std::string xxh128_hex(std::string_view data) {
 }
 
 std::string xxh128_file_hex(const std::filesystem::path& path) {
-    fs::Fd fd = fs::open_read(path);
     Xxh128 h;
-    std::vector<char> buf(4u << 20);
-    std::uint64_t offset = 0;
-    for (;;) {
-        const std::size_t n = fs::pread_full(fd.get(), buf.data(), buf.size(), offset, path);
-        if (n == 0) break;
-        h.update(buf.data(), n);
-        offset += n;
-    }
+    fs::for_each_chunk(path, 4u << 20, [&](const char* data, std::size_t n) { h.update(data, n); });
     return h.hex();
 }
 

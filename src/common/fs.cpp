@@ -301,10 +301,22 @@ std::uint64_t copy_into(const stdfs::path& src, int dst_fd, const stdfs::path& d
     }
 }
 
-std::int64_t file_size_or_negative(const stdfs::path& path) {
+void for_each_chunk(const stdfs::path& path, std::size_t chunk,
+                    const std::function<void(const char* data, std::size_t size)>& fn) {
+    Fd fd = open_read(path);
+    std::vector<char> buf(chunk);
+    for (std::uint64_t offset = 0;;) {
+        const std::size_t n = pread_full(fd.get(), buf.data(), buf.size(), offset, path);
+        if (n == 0) return;
+        fn(buf.data(), n);
+        offset += n;
+    }
+}
+
+std::optional<std::uint64_t> file_size_if_exists(const stdfs::path& path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return -1;
-    return st.st_size;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_size);
 }
 
 }  // namespace k9::fs

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -129,7 +131,12 @@ class FileLock {
 // read/write). Returns bytes copied.
 std::uint64_t copy_into(const stdfs::path& src, int dst_fd, const stdfs::path& dst_for_errors);
 
-// Size in bytes, or nullopt-like -1 when the file does not exist.
-std::int64_t file_size_or_negative(const stdfs::path& path);
+// Calls `fn` with the file's bytes, in order, `chunk` bytes at a time (the last may be
+// shorter); nothing for an empty file.
+void for_each_chunk(const stdfs::path& path, std::size_t chunk,
+                    const std::function<void(const char* data, std::size_t size)>& fn);
+
+// Size in bytes; nullopt when the file does not exist (or cannot be stat'ed).
+std::optional<std::uint64_t> file_size_if_exists(const stdfs::path& path);
 
 }  // namespace k9::fs

@@ -48,16 +48,8 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file_hex(const std::filesystem::path& path) {
-    fs::Fd fd = fs::open_read(path);
     Sha256 h;
-    std::vector<char> buf(1 << 20);
-    std::uint64_t offset = 0;
-    for (;;) {
-        const std::size_t n = fs::pread_full(fd.get(), buf.data(), buf.size(), offset, path);
-        if (n == 0) break;
-        h.update(buf.data(), n);
-        offset += n;
-    }
+    fs::for_each_chunk(path, 1u << 20, [&](const char* data, std::size_t n) { h.update(data, n); });
     return to_hex(h.finish());
 }
 
@@ -67,13 +59,6 @@ Digest32 hmac_sha256(std::string_view key, std::string_view data) {
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
          reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
     return out;
-}
-
-std::string md5_base64(std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), out, &len, EVP_md5(), nullptr);
-    return base64_encode(std::string_view(reinterpret_cast<char*>(out), len));
 }
 
 std::string to_hex(const unsigned char* data, std::size_t size) {

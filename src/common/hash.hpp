@@ -33,7 +33,6 @@ std::string sha256_hex(std::string_view data);
 // SHA-256 of a whole file, as lowercase hex.
 std::string sha256_file_hex(const std::filesystem::path& path);
 Digest32 hmac_sha256(std::string_view key, std::string_view data);
-std::string md5_base64(std::string_view data);
 
 std::string to_hex(const unsigned char* data, std::size_t size);
 template <std::size_t N>

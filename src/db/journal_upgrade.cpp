@@ -3,6 +3,7 @@
 #include "common/hash.hpp"
 #include "common/log.hpp"
 #include "db/journal.hpp"
+#include "db/k9_meta.hpp"
 #include "db/snapshot.hpp"
 
 namespace k9::db {
@@ -17,7 +18,7 @@ void apply_legacy(LocalDatabase& db, const JournalEntry& entry, const UpgradeOpt
     auto& conn = lease.conn();
     duck::Transaction tx(conn);
     for (const auto& m : entry.mutations) options.mutation_fn(m.name)(conn, m.params);
-    conn.prepared("UPDATE k9_meta SET value = ? WHERE name = 'seq'").bind(1, entry.seq).execute();
+    meta::write_seq(conn, entry.seq);
     tx.commit();
 }
 

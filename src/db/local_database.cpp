@@ -5,25 +5,28 @@
 #include <stdexcept>
 #include <thread>
 
+#include "db/k9_meta.hpp"
 #include "db/migrations.hpp"
 
 namespace k9::db {
 namespace stdfs = std::filesystem;
 
-LocalDatabase::LocalDatabase(stdfs::path path, DuckDbTuning tuning)
-    : path_(std::move(path)), tuning_(tuning) {}
+LocalDatabase::LocalDatabase(stdfs::path path, DuckDbTuning tuning,
+                             const std::vector<Migration>* schema)
+    : path_(std::move(path)), tuning_(tuning), schema_migrations_(schema) {}
 
 LocalDatabase::~LocalDatabase() {
     close();
 }
 
-std::map<std::string, std::string> LocalDatabase::duckdb_options(const stdfs::path& path,
-                                                                 DuckDbTuning tuning) {
-    const stdfs::path dir = path.parent_path().empty() ? stdfs::path(".") : path.parent_path();
+std::map<std::string, std::string> duckdb_options(const stdfs::path& file, FileAccess access,
+                                                  DuckDbTuning tuning) {
+    const stdfs::path dir = file.parent_path().empty() ? stdfs::path(".") : file.parent_path();
     std::map<std::string, std::string> options{{"home_directory", dir.string()},
-                                               {"temp_directory", path.string() + ".tmp"},
+                                               {"temp_directory", file.string() + ".tmp"},
                                                {"autoinstall_known_extensions", "false"},
                                                {"autoload_known_extensions", "false"}};
+    if (access == FileAccess::ReadOnly) options["access_mode"] = "READ_ONLY";
     if (tuning.threads > 0) options["threads"] = std::to_string(tuning.threads);
     if (tuning.memory_limit_mb > 0)
         options["memory_limit"] = std::to_string(tuning.memory_limit_mb) + "MiB";
@@ -31,10 +34,14 @@ std::map<std::string, std::string> LocalDatabase::duckdb_options(const stdfs::pa
 }
 
 void LocalDatabase::open() {
-    auto db = std::make_unique<duck::Database>(path_, duckdb_options(path_, tuning_));
+    auto db = std::make_unique<duck::Database>(
+        path_, duckdb_options(path_, FileAccess::ReadWrite, tuning_));
     {
         duck::Connection conn(*db);
-        migrate(conn);  // SchemaTooNew: the file is left as it is
+        static const std::vector<Migration> kNone;
+        // SchemaTooNew: the file is left as it is (thrown before anything is written).
+        migrate(conn, schema_migrations_ != nullptr ? *schema_migrations_ : kNone);
+        meta::create_tables(conn);
         schema_ = schema_version(conn);
         load_seqs(conn);
     }
@@ -61,21 +68,18 @@ duck::Connection& LocalDatabase::own_connection() {
 }
 
 void LocalDatabase::load_seqs(duck::Connection& conn) {
-    auto meta = conn.query("SELECT CAST(value AS BIGINT) FROM k9_meta WHERE name = 'seq'");
-    seq_ = meta.rows() == 0 ? 0 : meta.int64(0, 0);
-    auto rows = conn.query("SELECT p, seq FROM k9_partitions ORDER BY p");
-    const int n = static_cast<int>(rows.rows());
-    if (n > kMaxPartitions)
-        throw std::runtime_error("k9_partitions has more than " + std::to_string(kMaxPartitions) +
-                                 " rows");
-    for (int i = 0; i < n; ++i) {
-        if (rows.int64(0, static_cast<std::size_t>(i)) != i) {
-            throw std::runtime_error("k9_partitions of " + path_.string() +
-                                     " is damaged (partition " + std::to_string(i) + " missing)");
-        }
-        partition_seqs_[static_cast<std::size_t>(i)] = rows.int64(1, static_cast<std::size_t>(i));
+    seq_ = meta::read_seq(conn).value_or(0);
+    std::vector<std::int64_t> seqs;
+    try {
+        seqs = meta::read_partition_seqs(conn);
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(path_.string() + ": " + e.what());
     }
-    partitions_ = n;
+    if (seqs.size() > static_cast<std::size_t>(kMaxPartitions))
+        throw std::runtime_error("k9_partitions of " + path_.string() + " has more than " +
+                                 std::to_string(kMaxPartitions) + " rows");
+    std::copy(seqs.begin(), seqs.end(), partition_seqs_.begin());
+    partitions_ = static_cast<int>(seqs.size());
 }
 
 PartitionSeqs LocalDatabase::partition_seqs() const {
@@ -90,28 +94,11 @@ std::int64_t LocalDatabase::total_seq() const {
     return std::accumulate(seqs.begin(), seqs.end(), std::int64_t{0});
 }
 
-void LocalDatabase::count_write(duck::Connection& conn) {
-    conn.prepared("UPDATE k9_meta SET value = value + 1 WHERE name = 'seq'").execute();
-}
-
-void LocalDatabase::write_partition_seq(duck::Connection& conn, int partition, std::int64_t seq) {
-    conn.prepared("UPDATE k9_partitions SET seq = ? WHERE p = ?")
-        .bind(1, seq)
-        .bind(2, partition)
-        .execute();
-}
-
 void LocalDatabase::init_partitions(const PartitionSeqs& seqs) {
     Lease lease(*this);
     auto& conn = lease.conn();
     duck::Transaction tx(conn);
-    conn.execute("DELETE FROM k9_partitions");
-    for (std::size_t p = 0; p < seqs.size(); ++p) {
-        conn.prepare("INSERT INTO k9_partitions (p, seq) VALUES (?, ?)")
-            .bind(1, static_cast<std::int64_t>(p))
-            .bind(2, seqs[p])
-            .execute();
-    }
+    meta::write_partition_seqs(conn, seqs);
     tx.commit();
     for (std::size_t p = 0; p < seqs.size(); ++p) partition_seqs_[p] = seqs[p];
     partitions_ = static_cast<int>(seqs.size());
@@ -147,7 +134,7 @@ LocalDatabase::SnapshotCopy LocalDatabase::copy_for_snapshot() {
     Lease lease(*this);
     checkpoint(lease.conn());
     const std::string wal = path_.string() + ".wal";
-    if (fs::file_size_or_negative(wal) > 0) {
+    if (fs::file_size_if_exists(wal).value_or(0) > 0) {
         throw std::runtime_error("CHECKPOINT left commits in " + wal +
                                  "; refusing to upload a snapshot that would miss them");
     }

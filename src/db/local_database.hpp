@@ -29,6 +29,7 @@
 
 #include "common/fs.hpp"
 #include "db/duck.hpp"
+#include "db/migrations.hpp"
 #include "db/partition.hpp"
 
 namespace k9::db {
@@ -39,20 +40,30 @@ struct DuckDbTuning {
     std::int64_t memory_limit_mb = 0;
 };
 
+enum class FileAccess { ReadWrite, ReadOnly };
+
+// DuckDB's options for a k9 database file, chosen here only (the managed file, snapshot
+// checks and k9db's file tools all open files with them): DuckDB writes beside the file
+// (on Lambda HOME is unset; spills go to <file>.tmp), never installs or loads extensions
+// on its own, and uses `tuning`.
+std::map<std::string, std::string> duckdb_options(const std::filesystem::path& file,
+                                                  FileAccess access = FileAccess::ReadWrite,
+                                                  DuckDbTuning tuning = {});
+
 class LocalDatabase {
   public:
-    explicit LocalDatabase(std::filesystem::path path, DuckDbTuning tuning = {});
+    // schema: the application's tables (ManagerOptions::schema); null: k9's own only.
+    explicit LocalDatabase(std::filesystem::path path, DuckDbTuning tuning = {},
+                           const std::vector<Migration>* schema = nullptr);
     ~LocalDatabase();
     LocalDatabase(const LocalDatabase&) = delete;
     LocalDatabase& operator=(const LocalDatabase&) = delete;
 
     const std::filesystem::path& path() const { return path_; }
     bool is_open() const { return db_ != nullptr; }
-    // DuckDB's options for this file (on Lambda HOME is unset: say where DuckDB may write).
-    static std::map<std::string, std::string> duckdb_options(const std::filesystem::path& path,
-                                                             DuckDbTuning tuning = {});
 
-    // Opens the file (creating it when absent), migrates it, and loads its seqs. Throws
+    // Opens the file (creating it when absent), migrates it (the application's schema,
+    // then k9's tables where missing), and loads its seqs. Throws
     // duck::Error or SchemaTooNew. The caller holds the write gate exclusively or has
     // no other user yet.
     void open();
@@ -83,9 +94,7 @@ class LocalDatabase {
 
     // Snapshot mode: the write counter (k9_meta 'seq').
     std::int64_t seq() const { return seq_; }
-    // Adds one to the counter in the caller's transaction on `conn`; note_write() after
-    // the commit.
-    static void count_write(duck::Connection& conn);
+    // After meta::count_write() in a write's transaction has committed.
     void note_write() { ++seq_; }
 
     // Moves whenever the file's content may change other than by a commit that moves a seq:
@@ -100,9 +109,7 @@ class LocalDatabase {
     }
     PartitionSeqs partition_seqs() const;
     std::int64_t total_seq() const;  // the counter, or the sum of the partitions' seqs
-    // Records `seq` as partition p's in the caller's transaction on `conn`; the in-memory
-    // seq follows with set_partition_seq() after the commit.
-    static void write_partition_seq(duck::Connection& conn, int partition, std::int64_t seq);
+    // After meta::write_partition_seq() in the caller's transaction has committed.
     void set_partition_seq(int partition, std::int64_t seq) {
         partition_seqs_[static_cast<std::size_t>(partition)] = seq;
     }
@@ -127,6 +134,7 @@ class LocalDatabase {
 
     std::filesystem::path path_;
     DuckDbTuning tuning_;
+    const std::vector<Migration>* schema_migrations_;
     std::unique_ptr<duck::Database> db_;
     std::shared_mutex write_gate_;
     std::shared_mutex file_mutex_;

@@ -6,6 +6,7 @@
 #include "common/crash_point.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
+#include "db/k9_meta.hpp"
 #include "db/migrations.hpp"
 #include "db/snapshot.hpp"
 #include "db/sql_determinism.hpp"
@@ -19,11 +20,6 @@ namespace {
 
 std::string sibling(const stdfs::path& db_path, std::string_view suffix) {
     return db_path.string() + std::string(suffix);
-}
-
-std::uint64_t size_or_zero(const stdfs::path& p) {
-    const std::int64_t n = fs::file_size_or_negative(p);
-    return n < 0 ? 0 : static_cast<std::uint64_t>(n);
 }
 
 nlohmann::json opt_time(const std::optional<std::int64_t>& t) {
@@ -65,19 +61,11 @@ nlohmann::json ManagerStatus::to_json() const {
     return j;
 }
 
-void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options) {
-    options.durability = settings.journal ? Durability::Journal : Durability::Snapshot;
-    options.journal_retention_s = settings.retention_s;
-    options.max_staleness_ms = settings.max_staleness_ms;
-    options.max_batch = settings.max_batch;
-    options.partitions = settings.partitions;
-}
-
 DatabaseManager::DatabaseManager(ManagerOptions options, std::shared_ptr<store::ObjectStore> store)
     : options_(std::move(options)),
       store_(std::move(store)),
       db_(options_.db_path.is_relative() ? stdfs::absolute(options_.db_path) : options_.db_path,
-          options_.duckdb) {
+          options_.duckdb, options_.schema) {
     options_.db_path = db_.path();
     if (options_.writer_id.empty()) options_.writer_id = new_uuid_v7(system_now() / 1000);
     if (options_.max_batch == 0) options_.max_batch = 1;
@@ -169,7 +157,7 @@ nlohmann::json DatabaseManager::apply_snapshot_mode(const Mutation& mutation) {
     duck::Connection& conn = lease.conn();
     duck::Transaction tx(conn);
     nlohmann::json result = mutation_fn(mutation.name)(conn, mutation.params);
-    LocalDatabase::count_write(conn);
+    meta::count_write(conn);
     try {
         tx.commit();
     } catch (const std::exception& e) {
@@ -204,7 +192,7 @@ void DatabaseManager::refresh_all() {
 
 // ---- Persist ----------------------------------------------------------------------------
 
-PersistResult DatabaseManager::persist_to_s3() {
+PersistResult DatabaseManager::persist() {
     open();
     ensure_usable();
     std::lock_guard persist_lock(persist_mutex_);
@@ -359,8 +347,8 @@ ManagerStatus DatabaseManager::status() {
     s.problem = health_.blocking();
     s.warnings = health_.warnings();
     s.db_path = options_.db_path.string();
-    s.local_bytes =
-        size_or_zero(options_.db_path) + size_or_zero(sibling(options_.db_path, ".wal"));
+    s.local_bytes = fs::file_size_if_exists(options_.db_path).value_or(0) +
+                    fs::file_size_if_exists(sibling(options_.db_path, ".wal")).value_or(0);
     s.remote = remote_url();
     s.pending_writes = s.seq - s.base_seq;
     return s;

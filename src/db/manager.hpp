@@ -39,12 +39,12 @@
 
 #include "common/fs.hpp"
 #include "common/time.hpp"
-#include "config/config.hpp"
 #include "db/compactor.hpp"
 #include "db/duck.hpp"
 #include "db/health.hpp"
 #include "db/local_database.hpp"
 #include "db/local_state.hpp"
+#include "db/migrations.hpp"
 #include "db/mutation.hpp"
 #include "db/partitioned_journal.hpp"
 #include "store/object_store.hpp"
@@ -65,20 +65,20 @@ struct ManagerOptions {
     std::filesystem::path db_path = "/tmp/k9_api.db";  // K9_DB_PATH
     std::string key;                                   // the snapshot's object key
     const MutationRegistry* mutations = nullptr;       // besides the built-in "sql"
+    // The application's tables, as migrations (the K9 API's: repo::k9_schema()); null:
+    // none, only k9's own bookkeeping (db/k9_meta.hpp).
+    const std::vector<Migration>* schema = nullptr;
     Clock clock = system_clock();
     store::ProgressFn download_progress;
     store::ProgressFn upload_progress;
-    Durability durability = Durability::Snapshot;
-    std::int64_t journal_retention_s = 3600;  // K9_JOURNAL_RETENTION
-    std::int64_t max_staleness_ms = 0;        // K9_MAX_STALENESS_MS
-    std::size_t max_batch = 256;              // mutations per journal entry (1: no group commit)
-    int partitions = kDefaultPartitions;      // K9_JOURNAL_PARTITIONS: for a journal made here
-    std::string writer_id;                    // unique per process; generated when empty
-    DuckDbTuning duckdb;                      // K9_DUCKDB_THREADS, K9_DUCKDB_MEMORY_LIMIT
+    Durability durability = Durability::Journal;  // K9_DURABILITY, the product's default
+    std::int64_t journal_retention_s = 3600;      // K9_JOURNAL_RETENTION
+    std::int64_t max_staleness_ms = 0;            // K9_MAX_STALENESS_MS
+    std::size_t max_batch = 256;          // mutations per journal entry (1: no group commit)
+    int partitions = kDefaultPartitions;  // K9_JOURNAL_PARTITIONS: for a journal made here
+    std::string writer_id;                // unique per process; generated when empty
+    DuckDbTuning duckdb;                  // K9_DUCKDB_THREADS, K9_DUCKDB_MEMORY_LIMIT
 };
-
-// Copies the K9_DURABILITY settings into manager options.
-void apply_durability(const config::DurabilitySettings& settings, ManagerOptions& options);
 
 // DatabaseManager::data_version().
 struct DataVersion {
@@ -171,10 +171,14 @@ class DatabaseManager : private JournalHost {
     // Journal mode: every partition (a LIST of the whole journal).
     void refresh_all();
 
-    // Uploads a snapshot if there is anything to persist. Snapshot mode: throws
-    // PersistConflict when the remote moved on. Journal mode (compaction): never
-    // conflicts (the journal holds every write). StoreError when the store fails.
-    PersistResult persist_to_s3();
+    // Writes a snapshot to the store (file:// or s3://) if there is anything to persist.
+    // Journal mode: a compaction (the snapshot records every partition's seq; the entries
+    // it covers are removed later); never conflicts, the journal holds every write.
+    // Snapshot mode (the seed's design): uploads the local file, and throws PersistConflict
+    // when the remote moved on. StoreError when the store fails.
+    PersistResult persist();
+    // The seed's name for persist(), kept for the K9 API's code that calls it.
+    PersistResult persist_to_s3() { return persist(); }
 
     // Never throws for a copy that is unusable: it reports why (problem).
     ManagerStatus status();
@@ -186,7 +190,6 @@ class DatabaseManager : private JournalHost {
     store::ObjectStore& store() { return *store_; }
     const ManagerOptions& options() const { return options_; }
     std::string remote_url() const { return store_->url_for(options_.key); }
-    const std::string& writer_id() const { return options_.writer_id; }
     // The journal partition of an owner (journal mode, once open).
     int partition_of(const std::string& owner) const;
 

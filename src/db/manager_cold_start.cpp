@@ -23,11 +23,6 @@ namespace {
 
 constexpr int kColdStartRounds = 3;  // another container's upgrade won: start again
 
-std::uint64_t size_or_zero(const stdfs::path& p) {
-    const std::int64_t n = fs::file_size_or_negative(p);
-    return n < 0 ? 0 : static_cast<std::uint64_t>(n);
-}
-
 // Temp files k9 makes beside the database (downloads, snapshot copies, state files) that
 // a killed process left: database-sized each, and /tmp on Lambda is 512 MB. Only files
 // whose lock nobody holds go (their owner is dead); the caller holds the database's lock.
@@ -239,12 +234,13 @@ void DatabaseManager::cold_start() {
     }
     const double cold_start_ms = monotonic_ms() - started;
     obs::metrics().duration_ms(obs::kColdStartDurationMs, cold_start_ms);
-    obs::metrics().gauge(obs::kDatabaseSizeBytes, static_cast<double>(size_or_zero(path)),
+    obs::metrics().gauge(obs::kDatabaseSizeBytes,
+                         static_cast<double>(fs::file_size_if_exists(path).value_or(0)),
                          obs::Unit::Bytes);
     log::info("Database ready", {{"source", source},
                                  {"path", path.string()},
                                  {"remote", remote},
-                                 {"bytes", size_or_zero(path)},
+                                 {"bytes", fs::file_size_if_exists(path).value_or(0)},
                                  {"schema_version", db_.schema()},
                                  {"duration_ms", cold_start_ms}});
 }

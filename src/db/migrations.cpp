@@ -12,54 +12,6 @@ SchemaTooNew::SchemaTooNew(int found_version, int supported_version)
       found(found_version),
       supported(supported_version) {}
 
-const std::vector<Migration>& k9_migrations() {
-    static const std::vector<Migration> migrations = {
-        {1, "k9 business data: users, reports; k9 bookkeeping",
-         R"sql(
-CREATE TABLE IF NOT EXISTS users (
-    user_id     VARCHAR PRIMARY KEY,
-    name        VARCHAR NOT NULL,
-    email       VARCHAR,
-    avatar_url  VARCHAR,
-    preferences JSON,
-    created_at  TIMESTAMP NOT NULL,
-    updated_at  TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reports (
-    id          VARCHAR PRIMARY KEY,
-    title       VARCHAR NOT NULL,
-    author      VARCHAR NOT NULL,
-    date        DATE NOT NULL,
-    user_id     VARCHAR NOT NULL,
-    reference   JSON NOT NULL,
-    favorites   JSON,
-    created_at  TIMESTAMP NOT NULL,
-    updated_at  TIMESTAMP NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reports_user_id_idx ON reports (user_id);
-CREATE INDEX IF NOT EXISTS reports_created_at_idx ON reports (created_at);
--- k9's bookkeeping; no index on purpose: every write updates the seq row, and an
--- UPDATE on an indexed table costs DuckDB several times more.
-CREATE TABLE IF NOT EXISTS k9_meta (
-    name  VARCHAR NOT NULL,
-    value BIGINT NOT NULL
-);
-INSERT INTO k9_meta (name, value) SELECT 'seq', 0
-    WHERE NOT EXISTS (SELECT 1 FROM k9_meta WHERE name = 'seq');
-)sql"},
-        {2, "k9 bookkeeping: the journal's partitions",
-         R"sql(
--- Journal mode: one row per partition of the journal, with the last seq this file holds
--- (empty until the journal's layout is known). No index, like k9_meta.
-CREATE TABLE IF NOT EXISTS k9_partitions (
-    p   INTEGER NOT NULL,
-    seq BIGINT NOT NULL
-);
-)sql"},
-    };
-    return migrations;
-}
-
 int latest_schema_version(const std::vector<Migration>& migrations) {
     return migrations.empty() ? 0 : migrations.back().version;
 }

@@ -5,6 +5,7 @@
 
 #include "common/crash_point.hpp"
 #include "common/log.hpp"
+#include "db/k9_meta.hpp"
 #include "db/partition_state.hpp"
 #include "db/partitioned_journal.hpp"
 #include "db/snapshot.hpp"
@@ -104,7 +105,7 @@ void PartitionedJournal::apply_entries(Partition& part,
             for (const auto& m : entry->mutations) host_.mutation_fn(m.name)(conn, m.params);
             crash_point("journal.apply");
         }
-        LocalDatabase::write_partition_seq(conn, part.index, entries.back()->seq);
+        meta::write_partition_seq(conn, part.index, entries.back()->seq);
         tx.commit();
     } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
         throw health_.fail(

@@ -6,6 +6,7 @@
 #include "common/crash_point.hpp"
 #include "common/hash.hpp"
 #include "common/log.hpp"
+#include "db/k9_meta.hpp"
 #include "db/partition_state.hpp"
 #include "db/snapshot.hpp"
 #include "obs/metrics.hpp"
@@ -225,7 +226,7 @@ void PartitionedJournal::commit_batch(Partition& part,
                 // The entry is in the store: these writes are durable and every copy will
                 // apply them, so they are acknowledged whatever happens to the local commit.
                 try {
-                    LocalDatabase::write_partition_seq(conn, part.index, entry.seq);
+                    meta::write_partition_seq(conn, part.index, entry.seq);
                     tx->commit();
                 } catch (const std::exception& e) {
                     tx.reset();

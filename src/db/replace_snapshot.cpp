@@ -7,6 +7,8 @@
 #include "common/log.hpp"
 #include "db/duck.hpp"
 #include "db/journal.hpp"
+#include "db/k9_meta.hpp"
+#include "db/local_database.hpp"
 #include "db/snapshot.hpp"
 #include "db/store_probe.hpp"
 
@@ -83,31 +85,15 @@ fs::TempFile marked_copy(const stdfs::path& file, const PartitionSeqs& seqs) {
                      "k9-replace");
     fs::copy_into(file, tmp.fd(), tmp.path());
     {
-        duck::Database db(tmp.path(), {});
+        duck::Database db(tmp.path(), duckdb_options(tmp.path()));
         duck::Connection c(db);
-        c.execute(
-            "CREATE TABLE IF NOT EXISTS k9_partitions (p INTEGER NOT NULL, seq BIGINT NOT NULL)");
-        c.execute("DELETE FROM k9_partitions");
-        for (std::size_t p = 0; p < seqs.size(); ++p) {
-            c.prepare("INSERT INTO k9_partitions VALUES (?, ?)")
-                .bind(1, static_cast<std::int64_t>(p))
-                .bind(2, seqs[p])
-                .execute();
-        }
+        meta::create_tables(c);
+        meta::write_partition_seqs(c, seqs);
         c.execute("CHECKPOINT");
     }
     std::error_code ec;
     stdfs::remove(tmp.path().string() + ".wal", ec);
     return tmp;
-}
-
-int schema_of(const store::Metadata& metadata) {
-    const auto it = metadata.find(kMetaSchema);
-    try {
-        return it == metadata.end() ? 0 : std::stoi(it->second);
-    } catch (const std::exception&) {
-        return 0;
-    }
 }
 
 }  // namespace
@@ -136,7 +122,7 @@ store::ObjectInfo replace_snapshot(store::ObjectStore& store, const std::string&
     }
     fs::TempFile copy = marked_copy(file, resets);
     put.metadata =
-        partitioned_snapshot_metadata(resets, schema_of(options.metadata), options.writer_id);
+        partitioned_snapshot_metadata(resets, snapshot_schema(options.metadata), options.writer_id);
     // Writers cannot pass the resets until this upload lands; a compaction of what they
     // had may still change the ETag meanwhile: take its ETag and try again.
     for (int attempt = 0;; ++attempt) {

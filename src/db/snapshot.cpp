@@ -1,9 +1,11 @@
 #include "db/snapshot.hpp"
 
+#include <charconv>
 #include <cstring>
 
 #include "common/fs.hpp"
 #include "db/duck.hpp"
+#include "db/local_database.hpp"
 
 namespace k9::db {
 namespace stdfs = std::filesystem;
@@ -14,23 +16,29 @@ namespace {
 constexpr std::size_t kMagicOffset = 8;
 constexpr char kMagic[] = "DUCK";
 
-std::map<std::string, std::string> read_only_options(const stdfs::path& file) {
-    return {{"access_mode", "READ_ONLY"},
-            {"home_directory", file.parent_path().string()},
-            {"temp_directory", file.parent_path().string()},
-            {"autoinstall_known_extensions", "false"},
-            {"autoload_known_extensions", "false"}};
-}
 }  // namespace
 
-std::int64_t snapshot_seq(const store::ObjectInfo& info) {
-    const auto it = info.metadata.find(kMetaSeq);
-    if (it == info.metadata.end()) return -1;
-    try {
-        return std::stoll(it->second);
-    } catch (const std::exception&) {
-        return -1;
+std::optional<std::int64_t> snapshot_seq(const store::Metadata& metadata) {
+    const auto it = metadata.find(kMetaSeq);
+    std::int64_t seq = 0;
+    if (it == metadata.end() ||
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), seq).ec !=
+            std::errc() ||
+        seq < 0) {
+        return std::nullopt;
     }
+    return seq;
+}
+
+int snapshot_schema(const store::Metadata& metadata) {
+    const auto it = metadata.find(kMetaSchema);
+    int schema = 0;
+    if (it == metadata.end() ||
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), schema).ec !=
+            std::errc()) {
+        return 0;
+    }
+    return schema;
 }
 
 std::optional<int> snapshot_partitions(const store::ObjectInfo& info) {
@@ -78,10 +86,10 @@ bool has_duckdb_magic(const stdfs::path& path) {
 
 void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info,
                           const std::string& source_url, bool open_check) {
-    const std::int64_t size = fs::file_size_or_negative(file);
-    if (size < 0 || static_cast<std::uint64_t>(size) != info.size) {
+    const auto size = fs::file_size_if_exists(file);
+    if (size != info.size) {
         throw StoreError(ErrorKind::Corrupt, "download of " + source_url + " is incomplete: got " +
-                                                 std::to_string(size) + " of " +
+                                                 std::to_string(size.value_or(0)) + " of " +
                                                  std::to_string(info.size) + " bytes");
     }
     if (!has_duckdb_magic(file)) {
@@ -92,7 +100,7 @@ void verify_snapshot_file(const stdfs::path& file, const store::ObjectInfo& info
     }
     if (!open_check) return;
     try {
-        duck::Database db(file, read_only_options(file));
+        duck::Database db(file, duckdb_options(file, FileAccess::ReadOnly));
         duck::Connection conn(db);
         conn.query("SELECT count(*) FROM duckdb_tables()");
     } catch (const duck::Error& e) {
@@ -126,7 +134,7 @@ store::ObjectInfo download_snapshot(store::ObjectStore& store, const std::string
 }
 
 std::map<std::string, TableSummary> summarize_tables(const stdfs::path& db_file) {
-    duck::Database db(db_file, read_only_options(db_file));
+    duck::Database db(db_file, duckdb_options(db_file, FileAccess::ReadOnly));
     duck::Connection conn(db);
     return summarize_tables(conn);
 }

@@ -28,8 +28,10 @@ inline constexpr const char* kMetaSeqs = "k9-seqs";              // every partit
 inline constexpr const char* kJournalFormat = "2";
 
 // The last seq of the single journal (older k9) or the write count (snapshot mode) a
-// snapshot records (k9-seq); -1 when it records none or an unreadable one.
-std::int64_t snapshot_seq(const store::ObjectInfo& info);
+// snapshot records (k9-seq); nullopt when it records none or an unreadable one.
+std::optional<std::int64_t> snapshot_seq(const store::Metadata& metadata);
+// The schema version a snapshot records (k9-schema); 0 when none or unreadable.
+int snapshot_schema(const store::Metadata& metadata);
 // The partition count of a snapshot made for the partitioned journal; nullopt for any
 // other (older k9, snapshot mode, not uploaded by k9).
 std::optional<int> snapshot_partitions(const store::ObjectInfo& info);

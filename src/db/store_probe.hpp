@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "config/config.hpp"
+#include "common/env.hpp"
 #include "store/object_store.hpp"
 
 namespace k9::db {
@@ -21,10 +21,9 @@ namespace k9::db {
 // The store does not honour conditional writes: journal mode cannot be made safe on it.
 // A configuration error of K9_DURABILITY (exit 2 for the CLI and k9-api, an init error
 // on Lambda); the message names the problem and the ways out.
-class UnsafeStore : public config::ConfigError {
+class UnsafeStore : public k9::ConfigError {
   public:
-    explicit UnsafeStore(const std::string& message)
-        : config::ConfigError("K9_DURABILITY", message) {}
+    explicit UnsafeStore(const std::string& message) : k9::ConfigError("K9_DURABILITY", message) {}
 };
 
 // The probe object's key for a snapshot key.

@@ -110,7 +110,7 @@ void Metrics::emit(std::string_view name, double value, Unit unit) {
     }
 }
 
-bool metrics_enabled(const config::EnvLookup& env) {
+bool metrics_enabled(const k9::EnvLookup& env) {
     const auto setting = env("K9_METRICS");
     if (setting) {
         if (*setting == "emf") return true;
@@ -122,7 +122,7 @@ bool metrics_enabled(const config::EnvLookup& env) {
 
 Metrics& metrics() {
     static Metrics instance = [] {
-        const auto env = config::process_env();
+        const auto env = k9::process_env();
         const auto environment = env("ENVIRONMENT");
         return Metrics(environment && !environment->empty() ? *environment : "dev",
                        metrics_enabled(env));

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/env.hpp"
 #include "common/time.hpp"
-#include "config/env.hpp"
 
 namespace k9::obs {
 
@@ -84,6 +84,6 @@ void configure_metrics(std::string environment, bool enabled);
 
 // Whether k9 should emit EMF lines here: on Lambda (AWS_LAMBDA_FUNCTION_NAME is set), or
 // when K9_METRICS=emf. K9_METRICS=off turns them off even on Lambda.
-bool metrics_enabled(const config::EnvLookup& env);
+bool metrics_enabled(const k9::EnvLookup& env);
 
 }  // namespace k9::obs

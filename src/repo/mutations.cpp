@@ -15,14 +15,4 @@ const db::MutationRegistry& k9_mutations() {
     return registry;
 }
 
-db::ManagerOptions k9_manager_options(const config::Config& config) {
-    db::ManagerOptions options;
-    options.db_path = config.db_path;
-    options.key = config.key;
-    options.mutations = &k9_mutations();
-    db::apply_durability(config.durability, options);
-    options.duckdb = {config.duckdb.threads, config.duckdb.memory_limit_mb};
-    return options;
-}
-
 }  // namespace k9::repo

@@ -27,12 +27,12 @@ int main() {
 
     std::unique_ptr<k9::api::Service> service;
     try {
-        const auto env = k9::config::process_env();
+        const auto env = k9::process_env();
         const auto config = k9::config::load_config(env);
         k9::obs::configure_metrics(config.environment, k9::obs::metrics_enabled(env));
         service = std::make_unique<k9::api::Service>(config, env);
         service->open();
-    } catch (const k9::config::ConfigError& e) {
+    } catch (const k9::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});
         client.init_error("K9.ConfigError", e.what());
         return 1;

@@ -10,7 +10,6 @@
 #include "api/service.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
-#include "db/migrations.hpp"
 #include "obs/metrics.hpp"
 #include "runtime/http_server.hpp"
 
@@ -88,13 +87,13 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<k9::api::Service> service;
     try {
-        const auto env = k9::config::process_env();
+        const auto env = k9::process_env();
         const auto config = k9::config::load_config(env);
         options.max_body_bytes = config.api.max_body_bytes;
         k9::obs::configure_metrics(config.environment, k9::obs::metrics_enabled(env));
         service = std::make_unique<k9::api::Service>(config, env);
         service->open();
-    } catch (const k9::config::ConfigError& e) {
+    } catch (const k9::ConfigError& e) {
         k9::log::error(std::string("Configuration error: ") + e.what(), {{"variable", e.variable}});
         return 2;
     } catch (const std::exception& e) {

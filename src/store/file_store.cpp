@@ -116,22 +116,6 @@ ObjectInfo info_of(const std::string& key, const Meta& m, std::int64_t server_ti
     return info;
 }
 
-void check_metadata(const Metadata& metadata) {
-    for (const auto& [name, value] : metadata) {
-        const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        });
-        const bool value_ok =
-            std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-        if (!name_ok || !value_ok) {
-            throw StoreError(ErrorKind::InvalidArgument,
-                             "metadata '" + name +
-                                 "' is not allowed: names are lowercase letters, digits, '-' "
-                                 "and '_'; values are printable ASCII");
-        }
-    }
-}
-
 fs::Fd open_dest(const stdfs::path& dest) {
     const int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fs::throw_errno("open for writing", dest);
@@ -358,7 +342,7 @@ std::string FileStore::get_bytes(const std::string& key, ObjectInfo* info) {
 ObjectInfo FileStore::put_file(const stdfs::path& src, const std::string& key,
                                const PutOptions& options) {
     validate_key(key);
-    check_metadata(options.metadata);
+    validate_metadata(options.metadata);
     Staged staged{fs::TempFile(internal_ / "tmp", "put"), {}, 0};
     fs::Fd in;
     try {
@@ -379,7 +363,7 @@ ObjectInfo FileStore::put_file(const stdfs::path& src, const std::string& key,
 ObjectInfo FileStore::put_bytes(std::string_view bytes, const std::string& key,
                                 const PutOptions& options) {
     validate_key(key);
-    check_metadata(options.metadata);
+    validate_metadata(options.metadata);
     Staged staged{fs::TempFile(internal_ / "tmp", "put"), xxh128_hex(bytes), bytes.size()};
     fs::write_all(staged.file.fd(), bytes.data(), bytes.size(), staged.file.path());
     return commit(std::move(staged), key, options);

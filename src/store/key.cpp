@@ -41,4 +41,20 @@ void validate_version_id(const std::string& version_id) {
         throw StoreError(ErrorKind::InvalidArgument, "invalid version id '" + version_id + "'");
 }
 
+void validate_metadata(const std::map<std::string, std::string>& metadata) {
+    for (const auto& [name, value] : metadata) {
+        const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        });
+        const bool value_ok =
+            std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+        if (!name_ok || !value_ok) {
+            throw StoreError(ErrorKind::InvalidArgument,
+                             "metadata '" + name +
+                                 "' is not allowed: names are lowercase letters, digits, '-' "
+                                 "and '_'; values are printable ASCII");
+        }
+    }
+}
+
 }  // namespace k9::store

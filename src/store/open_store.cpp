@@ -5,13 +5,12 @@
 
 namespace k9::store {
 
-std::shared_ptr<ObjectStore> open_store(const config::Config& config,
-                                        const config::EnvLookup& env) {
-    const auto& location = config.store;
-    if (location.kind == config::StoreLocation::Kind::File) {
+std::shared_ptr<ObjectStore> open_store(const StoreLocation& location, const S3Settings& settings,
+                                        const EnvLookup& env) {
+    if (location.kind == StoreLocation::Kind::File) {
         return std::make_shared<FileStore>(location.dir, FileStoreOptions{location.keep_versions});
     }
-    return s3::make_s3_store(location, config.s3, env);
+    return s3::make_s3_store(location, settings, env);
 }
 
 }  // namespace k9::store

@@ -1,6 +1,6 @@
 // The configuration from the environment: config::load_config over variables carved from the
 // input, one NAME=VALUE per line (any name; the value runs to the end of the line), and
-// config::parse_store_url on every value.
+// store::parse_store_url on every value.
 // Allowed: ConfigError only (k9 turns it into exit code 2). Checked: a store URL k9 accepted
 // is normalised (parsing its normal form again gives the same location); an accepted
 // configuration has a valid bucket, key and absolute database file, and numbers in the
@@ -19,23 +19,24 @@ namespace {
 
 using k9::fuzz::check;
 namespace config = k9::config;
+namespace store = k9::store;
 
 // Where a relative K9_DB_PATH or the default store would be; never created.
 const char* const kCwd = "/nonexistent/k9-fuzz-cwd";
 
 void check_bucket(const std::string& bucket) {
     try {
-        config::check_bucket_name("bucket", bucket);
-    } catch (const config::ConfigError& e) {
+        store::check_bucket_name("bucket", bucket);
+    } catch (const k9::ConfigError& e) {
         k9::fuzz::fail("an invalid bucket name was accepted", e.what());
     }
 }
 
-void check_location(const config::StoreLocation& loc, const std::string& given) {
-    config::StoreLocation again;
+void check_location(const store::StoreLocation& loc, const std::string& given) {
+    store::StoreLocation again;
     try {
-        again = config::parse_store_url("K9_STORE_URL", loc.url);
-    } catch (const config::ConfigError& e) {
+        again = store::parse_store_url("K9_STORE_URL", loc.url);
+    } catch (const k9::ConfigError& e) {
         k9::fuzz::fail("parse_store_url refuses its own normal form", given + " -> " + e.what());
     }
     check(again.url == loc.url && again.kind == loc.kind && again.dir == loc.dir &&
@@ -43,7 +44,7 @@ void check_location(const config::StoreLocation& loc, const std::string& given) 
               again.keep_versions == loc.keep_versions,
           "parse_store_url's normal form parses to another location",
           given + " -> " + loc.url + " -> " + again.url);
-    if (loc.kind == config::StoreLocation::Kind::File) {
+    if (loc.kind == store::StoreLocation::Kind::File) {
         check(loc.dir.is_absolute(), "a file store folder is not absolute", loc.url);
     } else {
         check_bucket(loc.bucket);
@@ -94,18 +95,18 @@ K9_FUZZ_TARGET(data, size) {
     }
 
     for (const auto& [name, value] : vars) {
-        std::optional<config::StoreLocation> location;
+        std::optional<store::StoreLocation> location;
         try {
-            location = config::parse_store_url(name, value);
-        } catch (const config::ConfigError&) {
+            location = store::parse_store_url(name, value);
+        } catch (const k9::ConfigError&) {
             continue;
         }
         check_location(*location, value);
     }
     std::optional<config::Config> loaded;
     try {
-        loaded = config::load_config(config::map_env(vars), kCwd);
-    } catch (const config::ConfigError&) {
+        loaded = config::load_config(k9::map_env(vars), kCwd);
+    } catch (const k9::ConfigError&) {
         return 0;
     }
     check_config(*loaded);

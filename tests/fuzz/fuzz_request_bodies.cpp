@@ -71,12 +71,12 @@ class Harness {
         std::filesystem::remove_all(db_dir);
         std::filesystem::remove_all(store_dir);
         std::filesystem::create_directories(db_dir);
-        const auto env = k9::config::map_env({{"K9_DB_PATH", (db_dir / "k9.db").string()},
-                                              {"K9_STORE_URL", "file://" + store_dir.string()},
-                                              {"K9_JWT_SECRET", kSecret},
-                                              {"K9_DURABILITY", "snapshot"},
-                                              {"K9_PERSIST_WRITES", "0"},
-                                              {"K9_PERSIST_INTERVAL", "0"}});
+        const auto env = k9::map_env({{"K9_DB_PATH", (db_dir / "k9.db").string()},
+                                      {"K9_STORE_URL", "file://" + store_dir.string()},
+                                      {"K9_JWT_SECRET", kSecret},
+                                      {"K9_DURABILITY", "snapshot"},
+                                      {"K9_PERSIST_WRITES", "0"},
+                                      {"K9_PERSIST_INTERVAL", "0"}});
         service_ = std::make_unique<api::Service>(k9::config::load_config(env, dir_.path()), env);
         service_->open();
 

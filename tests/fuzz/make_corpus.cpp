@@ -10,7 +10,9 @@
 #include <string>
 
 #include "db/duck.hpp"
+#include "db/k9_meta.hpp"
 #include "db/migrations.hpp"
+#include "repo/mutations.hpp"
 
 namespace {
 
@@ -47,7 +49,8 @@ std::string make_database(const stdfs::path& scratch, const std::string& name, C
             conn.execute("INSERT INTO t VALUES (1, 'one'), (2, NULL), (3, 'three')");
         }
         if (content == Content::K9Schema) {
-            k9::db::migrate(conn);
+            k9::db::migrate(conn, k9::repo::k9_schema());
+            k9::db::meta::create_tables(conn);
             conn.execute(
                 "INSERT INTO users (user_id, name, email, created_at, updated_at) VALUES "
                 "('user-a', 'Ann', 'ann@example.com', now(), now())");

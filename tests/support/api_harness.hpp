@@ -1,5 +1,5 @@
 #pragma once
-// A fixture for Router tests: api::Services on a file store in a temp folder, a clock the
+// A fixture for Router tests: api::RouteContext on a file store in a temp folder, a clock the
 // test moves, and requests sent as a named user with an HS256 development token.
 
 #include <gtest/gtest.h>
@@ -91,7 +91,7 @@ class ApiTest : public ::testing::Test {
     std::string durability_ = "journal";
     // Builds and opens a service; the first one started is the one call() talks to.
     api::Service& start(const Vars& vars) {
-        const auto lookup = config::map_env(vars);
+        const auto lookup = k9::map_env(vars);
         services_.push_back(std::make_unique<api::Service>(config::load_config(lookup, tmp_.path()),
                                                            lookup, clock_.clock()));
         services_.back()->open();

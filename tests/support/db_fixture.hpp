@@ -23,6 +23,8 @@ inline std::unique_ptr<db::DatabaseManager> make_manager(const std::filesystem::
     o.db_path = db_path;
     o.key = key;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
+    o.durability = db::Durability::Snapshot;
     return std::make_unique<db::DatabaseManager>(o, std::move(store));
 }
 
@@ -34,6 +36,7 @@ inline std::unique_ptr<db::DatabaseManager> make_journal_manager(
     o.db_path = db_path;
     o.key = kSnapshotKey;
     o.mutations = &repo::k9_mutations();
+    o.schema = &repo::k9_schema();
     o.durability = db::Durability::Journal;
     o.journal_retention_s = retention_s;
     o.clock = std::move(clock);

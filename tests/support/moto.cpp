@@ -84,8 +84,8 @@ Env Moto::aws_env() const {
                {"AWS_EC2_METADATA_DISABLED", "true"}, {"K9_S3_RETRY_BASE_MS", "10"}};
 }
 
-config::S3Settings Moto::settings() const {
-    config::S3Settings s;
+store::S3Settings Moto::settings() const {
+    store::S3Settings s;
     s.endpoint = endpoint();
     s.region = "us-east-1";
     s.retry_base_ms = 10;
@@ -94,9 +94,9 @@ config::S3Settings Moto::settings() const {
 
 std::shared_ptr<store::s3::S3Store> Moto::store(const std::string& bucket,
                                                 const std::string& prefix,
-                                                config::S3Settings settings) const {
-    config::StoreLocation loc;
-    loc.kind = config::StoreLocation::Kind::S3;
+                                                store::S3Settings settings) const {
+    store::StoreLocation loc;
+    loc.kind = store::StoreLocation::Kind::S3;
     loc.bucket = bucket;
     loc.prefix = prefix;
     loc.url = "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix);

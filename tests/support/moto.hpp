@@ -23,10 +23,10 @@ class Moto {
     // What a child process needs to reach this server with test credentials.
     Env aws_env() const;
     // S3 settings for this server, with fast retries for tests.
-    config::S3Settings settings() const;
+    store::S3Settings settings() const;
     // A store on bucket/prefix with static test credentials.
     std::shared_ptr<store::s3::S3Store> store(const std::string& bucket, const std::string& prefix,
-                                              config::S3Settings settings) const;
+                                              store::S3Settings settings) const;
     std::shared_ptr<store::s3::S3Store> store(const std::string& bucket,
                                               const std::string& prefix = "") const {
         return store(bucket, prefix, settings());

@@ -69,7 +69,7 @@ std::string echo(std::string_view text) {
 }
 
 // The variable's value; empty when unset (AWS SDKs treat empty variables as unset).
-std::string env_value(const config::EnvLookup& env, const std::string& name) {
+std::string env_value(const k9::EnvLookup& env, const std::string& name) {
     return env(name).value_or("");
 }
 
@@ -85,7 +85,7 @@ std::string redact_url(std::string_view url) {
 
 // ---- 1. environment ----
 
-std::optional<Found> from_environment(const config::EnvLookup& env, Tried& tried) {
+std::optional<Found> from_environment(const k9::EnvLookup& env, Tried& tried) {
     Credentials c{env_value(env, "AWS_ACCESS_KEY_ID"), env_value(env, "AWS_SECRET_ACCESS_KEY"),
                   env_value(env, "AWS_SESSION_TOKEN"), std::nullopt};
     if (!c.access_key_id.empty() && !c.secret_access_key.empty()) return Found{c, "environment"};
@@ -164,7 +164,7 @@ std::optional<std::string> read_if_present(const std::string& path, std::string&
     }
 }
 
-std::optional<Found> from_shared_files(const config::EnvLookup& env, Tried& tried) {
+std::optional<Found> from_shared_files(const k9::EnvLookup& env, Tried& tried) {
     const std::string home = env_value(env, "HOME");
     const auto path_of = [&](const char* var, const char* leaf) {
         std::string path = env_value(env, var);
@@ -338,7 +338,7 @@ bool container_uri_allowed(const std::string& uri) {
 
 // The Authorization header value: the token file (re-read each time: EKS rotates it) wins
 // over the token variable.
-std::optional<std::string> container_authorization(const config::EnvLookup& env) {
+std::optional<std::string> container_authorization(const k9::EnvLookup& env) {
     const std::string file = env_value(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     std::string token = env_value(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
     if (!file.empty()) {
@@ -359,7 +359,7 @@ std::optional<std::string> container_authorization(const config::EnvLookup& env)
     return token;
 }
 
-std::optional<Found> from_container(const config::EnvLookup& env, const HttpFetch& fetch,
+std::optional<Found> from_container(const k9::EnvLookup& env, const HttpFetch& fetch,
                                     Tried& tried) {
     const std::string relative = env_value(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const std::string full = env_value(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -393,7 +393,7 @@ std::optional<Found> from_container(const config::EnvLookup& env, const HttpFetc
 
 // ---- 4. EC2 instance metadata (IMDSv2) ----
 
-std::optional<Found> from_instance_metadata(const config::EnvLookup& env, const HttpFetch& fetch,
+std::optional<Found> from_instance_metadata(const k9::EnvLookup& env, const HttpFetch& fetch,
                                             Tried& tried) {
     if (lower(env_value(env, "AWS_EC2_METADATA_DISABLED")) == "true") {
         tried.emplace_back("EC2 instance metadata: skipped (AWS_EC2_METADATA_DISABLED=true)");
@@ -441,7 +441,7 @@ bool lasts_beyond(const Credentials& c, Micros t) {
 
 class ChainProvider final : public CredentialsProvider {
   public:
-    ChainProvider(config::EnvLookup env, HttpFetch fetch, Clock clock)
+    ChainProvider(k9::EnvLookup env, HttpFetch fetch, Clock clock)
         : env_(std::move(env)), fetch_(std::move(fetch)), clock_(std::move(clock)) {}
 
     Credentials get() override {
@@ -499,7 +499,7 @@ class ChainProvider final : public CredentialsProvider {
         return std::move(*found);
     }
 
-    config::EnvLookup env_;
+    k9::EnvLookup env_;
     HttpFetch fetch_;
     Clock clock_;
     std::mutex mutex_;
@@ -519,8 +519,8 @@ class StaticProvider final : public CredentialsProvider {
 
 }  // namespace
 
-std::unique_ptr<CredentialsProvider> default_credentials_chain(config::EnvLookup env,
-                                                               HttpFetch fetch, Clock clock) {
+std::unique_ptr<CredentialsProvider> default_credentials_chain(k9::EnvLookup env, HttpFetch fetch,
+                                                               Clock clock) {
     return std::make_unique<ChainProvider>(std::move(env), std::move(fetch), std::move(clock));
 }
 

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/env.hpp"
 #include "common/time.hpp"
-#include "config/env.hpp"
 #include "store/s3/aws_credentials.hpp"
 
 namespace k9::store::s3 {
@@ -70,8 +70,7 @@ class CredentialsProvider {
 // Empty variables count as unset. Every refresh walks the chain again from the top.
 // Credentials from sources 3 and 4 are cached until 5 minutes before Expiration; those from
 // sources 1 and 2 until invalidate().
-std::unique_ptr<CredentialsProvider> default_credentials_chain(config::EnvLookup env,
-                                                               HttpFetch fetch,
+std::unique_ptr<CredentialsProvider> default_credentials_chain(k9::EnvLookup env, HttpFetch fetch,
                                                                Clock clock = system_clock());
 
 // Fixed credentials (tests, and callers that already have keys). invalidate() does nothing.

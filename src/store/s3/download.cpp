@@ -18,11 +18,7 @@ namespace {
 
 bool content_range_is(const http::Response& r, std::uint64_t first, std::uint64_t last,
                       std::uint64_t total) {
-    unsigned long long a = 0, b = 0, t = 0;
-    const auto header = r.header("content-range");
-    return r.status == 206 && header &&
-           std::sscanf(header->c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) == 3 && a == first &&
-           b == last && t == total;
+    return r.status == 206 && content_range(r) == ContentRange{first, last, total};
 }
 
 }  // namespace

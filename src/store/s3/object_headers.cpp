@@ -1,5 +1,7 @@
 #include "store/s3/object_headers.hpp"
 
+#include <cstdio>
+
 #include "store/s3/xml.hpp"
 
 namespace k9::store::s3 {
@@ -39,6 +41,16 @@ http::Headers metadata_headers(const Metadata& metadata, const std::string& chec
     }
     if (!checksum.empty()) h.emplace_back(std::string("x-amz-meta-") + kChecksumMeta, checksum);
     return h;
+}
+
+std::optional<ContentRange> content_range(const http::Response& response) {
+    const auto header = response.header("content-range");
+    if (!header) return std::nullopt;
+    unsigned long long a = 0, b = 0, t = 0;
+    if (std::sscanf(header->c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) != 3 || a > b || b >= t) {
+        return std::nullopt;
+    }
+    return ContentRange{a, b, t};
 }
 
 }  // namespace k9::store::s3

@@ -3,6 +3,8 @@
 // metadata (x-amz-meta-*), k9's checksum (x-amz-meta-k9-xxh128), and the store's
 // clock (Date).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/http_client.hpp"
@@ -18,6 +20,14 @@ ObjectInfo object_info(const std::string& key, const http::Response& response);
 // The server's clock when it answered: the reply's Date header (RFC 1123, 1 s
 // resolution), µs since the epoch; 0 when it has none or it cannot be read.
 std::int64_t server_time(const http::Response& response);
+
+// A Content-Range header, "bytes FIRST-LAST/TOTAL"; nullopt when absent or malformed
+// (FIRST > LAST, LAST >= TOTAL).
+struct ContentRange {
+    std::uint64_t first = 0, last = 0, total = 0;
+    bool operator==(const ContentRange&) const = default;
+};
+std::optional<ContentRange> content_range(const http::Response& response);
 
 // x-amz-meta-NAME headers for `metadata`, plus k9's checksum when given.
 http::Headers metadata_headers(const Metadata& metadata, const std::string& checksum);

@@ -49,9 +49,4 @@ void RetryQuota::release(int cost) {
     tokens_ = std::min(kCapacity, tokens_ + cost);
 }
 
-int RetryQuota::available() const {
-    std::lock_guard lock(mutex_);
-    return tokens_;
-}
-
 }  // namespace k9::store::s3

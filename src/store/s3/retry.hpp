@@ -33,10 +33,9 @@ class RetryQuota {
     // Takes `cost` tokens; false (and nothing taken) when too few are left.
     bool acquire(int cost);
     void release(int cost);
-    int available() const;
 
   private:
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     int tokens_ = kCapacity;
 };
 

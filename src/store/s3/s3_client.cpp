@@ -54,7 +54,7 @@ std::string query_string(const std::vector<std::pair<std::string, std::string>>&
 
 }  // namespace
 
-S3Client::S3Client(config::StoreLocation location, config::S3Settings settings,
+S3Client::S3Client(store::StoreLocation location, store::S3Settings settings,
                    std::shared_ptr<CredentialsProvider> credentials, Clock clock)
     : location_(std::move(location)),
       settings_(std::move(settings)),
@@ -78,7 +78,7 @@ Counters S3Client::counters() const {
     return counters_;
 }
 
-Address s3_address(const config::StoreLocation& location, const config::S3Settings& settings,
+Address s3_address(const store::StoreLocation& location, const store::S3Settings& settings,
                    const std::string& key, const Query& query) {
     const std::string& bucket = location.bucket;
     const std::string full = location.prefix.empty() ? key : location.prefix + "/" + key;

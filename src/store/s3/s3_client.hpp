@@ -13,11 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "common/env.hpp"
 #include "common/http_client.hpp"
 #include "common/time.hpp"
-#include "config/config.hpp"
+#include "store/location.hpp"
 #include "store/s3/credentials.hpp"
 #include "store/s3/retry.hpp"
+#include "store/s3/s3_settings.hpp"
 #include "store/s3/xml.hpp"
 
 namespace k9::store::s3 {
@@ -62,7 +64,7 @@ struct Address {
     std::string host;           // the Host header
     std::string canonical_uri;  // the path as signed
 };
-Address s3_address(const config::StoreLocation& location, const config::S3Settings& settings,
+Address s3_address(const store::StoreLocation& location, const store::S3Settings& settings,
                    const std::string& key, const Query& query);
 
 struct Counters {
@@ -72,7 +74,7 @@ struct Counters {
 
 class S3Client {
   public:
-    S3Client(config::StoreLocation location, config::S3Settings settings,
+    S3Client(store::StoreLocation location, store::S3Settings settings,
              std::shared_ptr<CredentialsProvider> credentials, Clock clock = system_clock());
 
     // Sends `call` until it succeeds or the retry budget is spent. Returns 2xx replies
@@ -82,7 +84,7 @@ class S3Client {
     // s3://bucket/prefix/key
     std::string url_for(const std::string& key) const;
     std::string full_key(const std::string& key) const;
-    const config::S3Settings& settings() const { return settings_; }
+    const store::S3Settings& settings() const { return settings_; }
     RetryPolicy& retry_policy() { return retry_; }
     Counters counters() const;
 
@@ -90,8 +92,8 @@ class S3Client {
     http::Request build(const S3Call& call, const Credentials& creds) const;
     StoreError map_error(const S3Call& call, int status, const std::optional<S3Error>& err) const;
 
-    config::StoreLocation location_;
-    config::S3Settings settings_;
+    store::StoreLocation location_;
+    store::S3Settings settings_;
     std::shared_ptr<CredentialsProvider> credentials_;
     Clock clock_;
     RetryPolicy retry_;

@@ -25,21 +25,6 @@ namespace {
 
 constexpr int kDownloadRestarts = 2;  // the object changed mid-download: start over this often
 
-struct ContentRange {
-    std::uint64_t first = 0, last = 0, total = 0;
-};
-
-std::optional<ContentRange> parse_content_range(const std::optional<std::string>& header) {
-    if (!header) return std::nullopt;
-    ContentRange r;
-    unsigned long long a = 0, b = 0, t = 0;
-    if (std::sscanf(header->c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) != 3 || a > b || b >= t) {
-        return std::nullopt;
-    }
-    r.first = a, r.last = b, r.total = t;
-    return r;
-}
-
 // Sorts a listing of versions by key, then newest first. S3 sends that order, its
 // delete markers among the versions; moto sends a key's delete markers after all its
 // versions, and times with 1 s resolution: sorting by time repairs that, except within
@@ -83,7 +68,7 @@ ObjectInfo download_range(S3Client& client, const std::string& key, int fd, cons
         return true;
     };
     call.validate = [&](const http::Response& r) {
-        const auto cr = parse_content_range(r.header("content-range"));
+        const auto cr = content_range(r);
         return r.status == 200 || (cr && cr->first == first && written == cr->last - cr->first + 1);
     };
     http::Response resp;
@@ -98,13 +83,13 @@ ObjectInfo download_range(S3Client& client, const std::string& key, int fd, cons
                          "byte range outside object " + client.url_for(key));
     }
     ObjectInfo info = object_info(key, resp);
-    if (const auto cr = parse_content_range(resp.header("content-range"))) info.size = cr->total;
+    if (const auto cr = content_range(resp)) info.size = cr->total;
     return info;
 }
 
 }  // namespace
 
-S3Store::S3Store(config::StoreLocation location, config::S3Settings settings,
+S3Store::S3Store(store::StoreLocation location, store::S3Settings settings,
                  std::shared_ptr<CredentialsProvider> credentials, Clock clock)
     : location_(location),
       client_(location, std::move(settings), std::move(credentials), clock),
@@ -227,9 +212,9 @@ std::vector<VersionInfo> S3Store::list_all_versions(const std::string& prefix) {
     return out;
 }
 
-std::shared_ptr<S3Store> make_s3_store(const config::StoreLocation& location,
-                                       const config::S3Settings& settings,
-                                       const config::EnvLookup& env) {
+std::shared_ptr<S3Store> make_s3_store(const store::StoreLocation& location,
+                                       const store::S3Settings& settings,
+                                       const k9::EnvLookup& env) {
     auto http = std::make_shared<http::Client>();
     std::shared_ptr<CredentialsProvider> creds = default_credentials_chain(env, http_fetch(http));
     return std::make_shared<S3Store>(location, settings, std::move(creds));

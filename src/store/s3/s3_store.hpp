@@ -11,16 +11,18 @@
 
 #include <memory>
 
+#include "common/env.hpp"
 #include "common/time.hpp"
-#include "config/config.hpp"
+#include "store/location.hpp"
 #include "store/object_store.hpp"
 #include "store/s3/s3_client.hpp"
+#include "store/s3/s3_settings.hpp"
 
 namespace k9::store::s3 {
 
 class S3Store final : public ObjectStore {
   public:
-    S3Store(config::StoreLocation location, config::S3Settings settings,
+    S3Store(store::StoreLocation location, store::S3Settings settings,
             std::shared_ptr<CredentialsProvider> credentials, Clock clock = system_clock());
 
     ObjectInfo get_file(const std::string& key, const std::filesystem::path& dest,
@@ -51,15 +53,14 @@ class S3Store final : public ObjectStore {
     // all pages, in S3's order.
     std::vector<VersionInfo> versions_under(const std::string& full_prefix);
 
-    config::StoreLocation location_;
+    store::StoreLocation location_;
     S3Client client_;
     Clock clock_;
 };
 
 // An S3Store with the default AWS credentials chain (environment, shared files,
 // container credentials, EC2 instance metadata).
-std::shared_ptr<S3Store> make_s3_store(const config::StoreLocation& location,
-                                       const config::S3Settings& settings,
-                                       const config::EnvLookup& env);
+std::shared_ptr<S3Store> make_s3_store(const store::StoreLocation& location,
+                                       const store::S3Settings& settings, const k9::EnvLookup& env);
 
 }  // namespace k9::store::s3

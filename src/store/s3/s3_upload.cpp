@@ -18,20 +18,6 @@ namespace {
 
 constexpr std::uint64_t kMaxParts = 10000;
 
-void check_metadata(const Metadata& metadata) {
-    for (const auto& [name, value] : metadata) {
-        const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        }) && std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-        if (!ok) {
-            throw StoreError(ErrorKind::InvalidArgument,
-                             "metadata '" + name +
-                                 "' is not allowed: names are lowercase letters, digits, "
-                                 "'-' and '_'; values are printable ASCII");
-        }
-    }
-}
-
 // One pass over the file: XXH3-128 of the whole, CRC32C of each part (or of the whole).
 struct FileSums {
     std::string checksum;
@@ -126,7 +112,7 @@ http::Headers S3Store::write_headers(const PutOptions& options, const std::strin
 ObjectInfo S3Store::put_bytes(std::string_view bytes, const std::string& key,
                               const PutOptions& options) {
     validate_key(key);
-    check_metadata(options.metadata);
+    validate_metadata(options.metadata);
     const std::string checksum = xxh128_hex(bytes);
     Crc32c crc;
     crc.update(bytes.data(), bytes.size());
@@ -142,11 +128,11 @@ ObjectInfo S3Store::put_bytes(std::string_view bytes, const std::string& key,
 ObjectInfo S3Store::put_file(const stdfs::path& src, const std::string& key,
                              const PutOptions& options) {
     validate_key(key);
-    check_metadata(options.metadata);
-    const std::int64_t size = fs::file_size_or_negative(src);
-    if (size < 0)
+    validate_metadata(options.metadata);
+    const auto size = fs::file_size_if_exists(src);
+    if (!size)
         throw StoreError(ErrorKind::InvalidArgument, "cannot read upload source " + src.string());
-    const auto usize = static_cast<std::uint64_t>(size);
+    const std::uint64_t usize = *size;
     const auto& s = client_.settings();
     const bool multipart = usize > s.multipart_threshold;
     const std::uint64_t part_size =

@@ -1,8 +1,8 @@
-#include "config/env.hpp"
+#include "common/env.hpp"
 
 #include <cstdlib>
 
-namespace k9::config {
+namespace k9 {
 
 EnvLookup process_env() {
     return [](const std::string& name) -> std::optional<std::string> {
@@ -21,4 +21,4 @@ EnvLookup map_env(std::map<std::string, std::string> vars) {
     };
 }
 
-}  // namespace k9::config
+}  // namespace k9
