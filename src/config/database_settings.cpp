@@ -25,8 +25,7 @@ DurabilitySettings load_durability_settings(EnvReader& env) {
             value < kMinJournalRetentionS) {
             throw ConfigError(
                 "K9_JOURNAL_RETENTION",
-                "'" + *text + "' is below the minimum of " +
-                    std::to_string(kMinJournalRetentionS) +
+                "'" + *text + "' is below the minimum of " + std::to_string(kMinJournalRetentionS) +
                     " seconds, because writers skip their fencing check for half the retention "
                     "and a copy that downloaded a snapshot must still find the journal entries "
                     "after it (allowed: " +

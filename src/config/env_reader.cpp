@@ -29,10 +29,9 @@ std::optional<long long> EnvReader::number_if_set(std::string_view name) {
     long long n = 0;
     const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
     if (ec != std::errc() || end != value->data() + value->size() || n < v.min || n > v.max) {
-        throw ConfigError(std::string(name), "'" + *value +
-                                                 "' is not allowed (a whole number from " +
-                                                 std::to_string(v.min) + " to " +
-                                                 std::to_string(v.max) + ")");
+        throw ConfigError(std::string(name),
+                          "'" + *value + "' is not allowed (a whole number from " +
+                              std::to_string(v.min) + " to " + std::to_string(v.max) + ")");
     }
     record(v, std::to_string(n), "environment");
     return n;
@@ -46,9 +45,7 @@ long long EnvReader::number(std::string_view name, long long fallback) {
 
 void EnvReader::show(std::string_view name, std::string value, const std::string& why) {
     const Variable& v = variable(name);
-    std::string source = lookup(v)  ? "environment"
-                         : why.empty() ? "default"
-                                       : "default: " + why;
+    std::string source = lookup(v) ? "environment" : why.empty() ? "default" : "default: " + why;
     shown_.insert_or_assign(std::string(v.name),
                             Setting{std::string(v.name), std::move(value), std::move(source)});
 }
@@ -59,8 +56,8 @@ std::vector<Setting> EnvReader::rows() const {
         if (const auto it = shown_.find(v.name); it != shown_.end()) {
             out.push_back(it->second);
         } else if (const auto value = lookup(v)) {
-            out.push_back({std::string(v.name), v.secret ? "(set, not shown)" : *value,
-                           "environment"});
+            out.push_back(
+                {std::string(v.name), v.secret ? "(set, not shown)" : *value, "environment"});
         } else {
             out.push_back({std::string(v.name), std::string(v.fallback), "default"});
         }

@@ -107,7 +107,9 @@ std::string Variable::allowed_text() const {
     return std::to_string(min) + "-" + std::to_string(max);
 }
 
-std::span<const Variable> variables() { return kVariables; }
+std::span<const Variable> variables() {
+    return kVariables;
+}
 
 const Variable& variable(std::string_view name) {
     for (const auto& v : kVariables) {
