@@ -20,7 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxTokenBytes = 8 * 1024;
+constexpr std::size_t kMaxTokenBytes = std::size_t{8} * 1024;
 constexpr std::size_t kMaxSubjectBytes = 256;
 constexpr int kMinRsaBits = 2048;
 constexpr int kMaxRsaBits = 8192;

@@ -130,7 +130,7 @@ std::string dump(const nlohmann::json& j) {
 
 Router::Router(RouteContext context, Authenticator& auth, AdminPolicy admin,
                std::size_t response_cache_bytes)
-    : context_(std::move(context)),
+    : context_(context),
       auth_(auth),
       admin_(std::move(admin)),
       cache_(response_cache_bytes > 0 ? std::make_unique<ResponseCache>(response_cache_bytes)

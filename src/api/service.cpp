@@ -6,7 +6,7 @@
 
 namespace k9::api {
 
-Service::Service(const config::Config& config, const k9::EnvLookup& env, Clock clock,
+Service::Service(const config::Config& config, const k9::EnvLookup& env, const Clock& clock,
                  JwksFetch fetch)
     : settings_(config.api), clock_(clock) {
     store_ = store::open_store(config.store, config.s3, env);

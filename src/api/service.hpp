@@ -14,8 +14,8 @@ namespace k9::api {
 
 class Service {
   public:
-    Service(const config::Config& config, const k9::EnvLookup& env, Clock clock = system_clock(),
-            JwksFetch fetch = {});
+    Service(const config::Config& config, const k9::EnvLookup& env,
+            const Clock& clock = system_clock(), JwksFetch fetch = {});
     ~Service();
 
     // Cold start: throws db::ColdStartError / SchemaTooNew (nothing created then).

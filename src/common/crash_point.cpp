@@ -32,7 +32,7 @@ CrashConfig& config() {
                 s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             const auto colon = item.find(':');
             if (colon != std::string::npos)
-                cfg->points[item.substr(0, colon)] = std::atof(item.c_str() + colon + 1);
+                cfg->points[item.substr(0, colon)] = std::strtod(item.c_str() + colon + 1, nullptr);
             if (comma == std::string::npos) break;
             start = comma + 1;
         }

@@ -14,12 +14,14 @@
 
 namespace k9::fs {
 
-IoError::IoError(std::string what, int errno_value)
-    : std::runtime_error(std::move(what)), errno_(errno_value) {}
+IoError::IoError(const std::string& what, int errno_value)
+    : std::runtime_error(what), errno_(errno_value) {}
 
 void throw_errno(std::string_view op, const stdfs::path& path) {
     const int e = errno;
-    throw IoError(std::string(op) + " " + path.string() + ": " + std::strerror(e), e);
+    throw IoError(std::string(op) + " " + path.string() + ": " +
+                      std::error_code(e, std::generic_category()).message(),
+                  e);
 }
 
 Fd& Fd::operator=(Fd&& other) noexcept {

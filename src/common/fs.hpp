@@ -19,7 +19,7 @@ namespace stdfs = std::filesystem;
 // An operating-system error, with the path and operation in the message.
 class IoError : public std::runtime_error {
   public:
-    IoError(std::string what, int errno_value);
+    IoError(const std::string& what, int errno_value);
     int errno_value() const { return errno_; }
 
   private:

@@ -83,7 +83,7 @@ std::optional<Micros> parse_iso8601(std::string_view s) {
             !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
             return std::nullopt;
         }
-        offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+        offset_s = (Micros{oh} * 3600 + Micros{om} * 60) * (s[pos] == '+' ? 1 : -1);
         pos += 6;
     } else {
         return std::nullopt;
@@ -92,8 +92,8 @@ std::optional<Micros> parse_iso8601(std::string_view s) {
     using namespace std::chrono;
     const sys_days day_point =
         year_month_day{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    const Micros secs = duration_cast<seconds>(day_point.time_since_epoch()).count() + h * 3600 +
-                        mi * 60 + sec - offset_s;
+    const Micros secs = duration_cast<seconds>(day_point.time_since_epoch()).count() +
+                        Micros{h} * 3600 + Micros{mi} * 60 + sec - offset_s;
     return secs * 1'000'000 + frac;
 }
 

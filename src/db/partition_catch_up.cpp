@@ -176,7 +176,6 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             continue;
         }
         // next is seq + 1; `later` the entries after it.
-        std::vector<std::optional<JournalEntry>> entries{std::move(next)};
         if (const auto h = first_hole(part.index, seq + 1, later)) {
             const std::int64_t covered = snapshot_seq_now(part.index);
             if (covered <= seq || round >= kMaxReloads) hole(part, *h, covered);
@@ -184,6 +183,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             next.reset();
             continue;
         }
+        std::vector<std::optional<JournalEntry>> entries{std::move(next)};
         for (auto& e : fetch(part.index, later)) entries.push_back(std::move(e));
         bool restart = false;
         std::vector<const JournalEntry*> run;  // consecutive entries to replay together

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
     server.run();
 
     // Whatever ended the server, the waiter must not outlive main.
+    // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): wakes its sigwait(), nothing dies
     pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();
     service->persist().stop();

@@ -22,8 +22,8 @@ std::string_view to_string(ErrorKind kind);
 
 class StoreError : public std::runtime_error {
   public:
-    StoreError(ErrorKind kind, std::string message)
-        : std::runtime_error(std::move(message)), kind_(kind) {}
+    StoreError(ErrorKind kind, const std::string& message)
+        : std::runtime_error(message), kind_(kind) {}
     ErrorKind kind() const { return kind_; }
     bool is_not_found() const { return kind_ == ErrorKind::NotFound; }
     bool is_precondition_failed() const { return kind_ == ErrorKind::PreconditionFailed; }

@@ -1,6 +1,7 @@
 #include "store/s3/object_headers.hpp"
 
-#include <cstdio>
+#include <charconv>
+#include <string_view>
 
 #include "store/s3/xml.hpp"
 
@@ -46,11 +47,26 @@ http::Headers metadata_headers(const Metadata& metadata, const std::string& chec
 std::optional<ContentRange> content_range(const http::Response& response) {
     const auto header = response.header("content-range");
     if (!header) return std::nullopt;
-    unsigned long long a = 0, b = 0, t = 0;
-    if (std::sscanf(header->c_str(), "bytes %llu-%llu/%llu", &a, &b, &t) != 3 || a > b || b >= t) {
+    // "bytes FIRST-LAST/TOTAL", nothing else.
+    const std::string& h = *header;
+    const char* p = h.data();
+    const char* end = h.data() + h.size();
+    auto number = [&](std::uint64_t& out, char stop) {
+        const auto [next, ec] = std::from_chars(p, end, out);
+        if (ec != std::errc() || next == p || (stop != '\0' && (next == end || *next != stop)))
+            return false;
+        p = stop != '\0' ? next + 1 : next;
+        return true;
+    };
+    constexpr std::string_view kUnit = "bytes ";
+    if (h.compare(0, kUnit.size(), kUnit) != 0) return std::nullopt;
+    p += kUnit.size();
+    ContentRange r;
+    if (!number(r.first, '-') || !number(r.last, '/') || !number(r.total, '\0') || p != end ||
+        r.first > r.last || r.last >= r.total) {
         return std::nullopt;
     }
-    return ContentRange{a, b, t};
+    return r;
 }
 
 }  // namespace k9::store::s3

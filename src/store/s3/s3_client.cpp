@@ -244,7 +244,7 @@ http::Response S3Client::send(const S3Call& call, std::initializer_list<int> acc
     }
 }
 
-HttpFetch http_fetch(std::shared_ptr<http::Client> client) {
+HttpFetch http_fetch(const std::shared_ptr<http::Client>& client) {
     return [client](const std::string& method, const std::string& url,
                     const std::vector<std::pair<std::string, std::string>>& headers,
                     std::chrono::milliseconds timeout) {

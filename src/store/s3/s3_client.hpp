@@ -104,6 +104,6 @@ class S3Client {
 };
 
 // An HttpFetch (for the credential providers) on a k9 HTTP client.
-HttpFetch http_fetch(std::shared_ptr<http::Client> client);
+HttpFetch http_fetch(const std::shared_ptr<http::Client>& client);
 
 }  // namespace k9::store::s3

@@ -89,8 +89,8 @@ ObjectInfo download_range(S3Client& client, const std::string& key, int fd, cons
 
 }  // namespace
 
-S3Store::S3Store(store::StoreLocation location, store::S3Settings settings,
-                 std::shared_ptr<CredentialsProvider> credentials, Clock clock)
+S3Store::S3Store(const store::StoreLocation& location, store::S3Settings settings,
+                 std::shared_ptr<CredentialsProvider> credentials, const Clock& clock)
     : location_(location),
       client_(location, std::move(settings), std::move(credentials), clock),
       clock_(clock) {}

@@ -22,8 +22,8 @@ namespace k9::store::s3 {
 
 class S3Store final : public ObjectStore {
   public:
-    S3Store(store::StoreLocation location, store::S3Settings settings,
-            std::shared_ptr<CredentialsProvider> credentials, Clock clock = system_clock());
+    S3Store(const store::StoreLocation& location, store::S3Settings settings,
+            std::shared_ptr<CredentialsProvider> credentials, const Clock& clock = system_clock());
 
     ObjectInfo get_file(const std::string& key, const std::filesystem::path& dest,
                         const GetOptions& options = {}) override;

@@ -95,7 +95,7 @@ VersionsPage parse_list_object_versions(std::string_view body) {
 
 std::string parse_initiate_multipart(std::string_view body) {
     const auto doc = parse(body, "CreateMultipartUpload");
-    const std::string id = text(
+    std::string id = text(
         root(doc, "InitiateMultipartUploadResult", "CreateMultipartUpload answer"), "UploadId");
     if (id.empty())
         throw StoreError(ErrorKind::Transient, "S3 started a multipart upload without an UploadId");
