@@ -2,6 +2,7 @@
 // parallel; holes refused) and the freshness probes of reads.
 #include <algorithm>
 #include <future>
+#include <utility>
 
 #include "common/crash_point.hpp"
 #include "common/log.hpp"
@@ -183,7 +184,8 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             next.reset();
             continue;
         }
-        std::vector<std::optional<JournalEntry>> entries{std::move(next)};
+        // Taken out of `next`, which is empty from here on.
+        std::vector<std::optional<JournalEntry>> entries{std::exchange(next, std::nullopt)};
         for (auto& e : fetch(part.index, later)) entries.push_back(std::move(e));
         bool restart = false;
         std::vector<const JournalEntry*> run;  // consecutive entries to replay together
@@ -210,7 +212,6 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             run.push_back(&*e);
         }
         if (!restart) apply_entries(part, run);
-        next.reset();
         if (restart) continue;
         part.looked(looked, looked_ms);
         last_refresh_at_ = system_now();
