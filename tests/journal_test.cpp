@@ -401,6 +401,100 @@ TEST_F(JournalTest, AWriteIsOnePutAndAReadOneGet) {
     EXPECT_EQ(reads.list + reads.head + reads.put, 0);
 }
 
+TEST_F(JournalTest, ALongTailIsCaughtUpWithAGetPerBlockOfEntries) {
+    constexpr int kWrites = 100;  // 100 entries of one partition: blocks 1-32, ..., 97-100
+    db::DatabaseManager writer(journal_options(local("writer")), store_);
+    for (int i = 0; i < kWrites; ++i) add_report(writer, "u");
+    auto faulty = std::make_shared<test::FaultyStore>(store_);
+    db::DatabaseManager fresh(journal_options(local("fresh")), faulty);
+    fresh.open();
+    const Calls before = Calls::of(*faulty);
+    EXPECT_EQ(reports(fresh, "u"), kWrites);
+    const Calls c = Calls::of(*faulty) - before;
+    // The probe (1) and the entry after it (2), one LIST, then the last entry of each
+    // block (32, 64, 96, 100), whose copies hold the rest.
+    EXPECT_EQ(c.list, 1);
+    EXPECT_EQ(c.get, 2 + 4) << "one GET per block, not one per entry";
+    EXPECT_EQ(tables(fresh), tables(writer));
+    // The fresh copy carries on: its next entry carries the ones before it in its block
+    // (97-100), which it read from the store, some of them as copies.
+    add_report(fresh, "u");
+    const auto next = db::Journal(*store_, test::kSnapshotKey).read(test::partition_of("u"), 101);
+    ASSERT_TRUE(next);
+    ASSERT_EQ(next->carried.size(), 4u);
+    EXPECT_EQ(next->carried.front().seq, 97);
+    EXPECT_EQ(next->carried.back().mutations.size(), 1u);
+}
+
+TEST_F(JournalTest, EntriesNoCopyHoldsAreFetchedOneByOne) {
+    auto faulty = std::make_shared<test::FaultyStore>(store_);
+    db::DatabaseManager stale(journal_options(local("stale")), faulty);
+    EXPECT_EQ(reports(stale, "u"), 0);  // at seq 0 of u's partition
+    {
+        db::DatabaseManager a(journal_options(local("a")), store_);
+        for (int i = 0; i < 3; ++i) add_report(a, "u");
+        a.persist();  // the snapshot holds 1-3
+    }
+    {
+        // A cold start from that snapshot holds no entry of the journal: its 4, 5, 6 carry
+        // only its own entries (4, 5), never a copy of 1-3.
+        db::DatabaseManager b(journal_options(local("b")), store_);
+        for (int i = 0; i < 3; ++i) add_report(b, "u");
+    }
+    const auto six = db::Journal(*store_, test::kSnapshotKey).read(test::partition_of("u"), 6);
+    ASSERT_TRUE(six);
+    ASSERT_EQ(six->carried.size(), 2u);
+    EXPECT_EQ(six->carried.front().seq, 4);
+    const Calls before = Calls::of(*faulty);
+    EXPECT_EQ(reports(stale, "u"), 6);
+    // 1 (the probe), 2, a LIST, 6 (carrying 4 and 5), then 3, which no copy holds.
+    EXPECT_EQ((Calls::of(*faulty) - before).get, 4);
+    db::DatabaseManager fresh(journal_options(local("fresh")), store_);
+    EXPECT_EQ(tables(stale), tables(fresh));
+}
+
+TEST(JournalEntryCopies, CarriedCopiesRoundTripAndMalformedOnesAreDropped) {
+    db::JournalEntry first{.partition = 3, .seq = 4, .writer = "w", .nonce = "a"};
+    first.mutations.push_back({"sql", {{"sql", "SELECT 1"}}, "u"});
+    db::JournalEntry second{.partition = 3, .seq = 5, .writer = "w", .nonce = "b"};
+    db::JournalEntry entry{.partition = 3, .seq = 6, .writer = "w", .nonce = "c"};
+    const auto parsed = db::JournalEntry::parse(
+        db::JournalEntry::with_copies(entry.serialize(), {first.serialize(), second.serialize()}),
+        "e");
+    ASSERT_EQ(parsed.carried.size(), 2u);
+    EXPECT_EQ(parsed.carried[0].seq, 4);
+    EXPECT_EQ(parsed.carried[0].mutations.at(0).params.at("sql"), "SELECT 1");
+    EXPECT_EQ(parsed.carried[1].nonce, "b");
+    EXPECT_TRUE(parsed.mutations.empty()) << "the entry's own mutations are its own";
+    // Copies that do not end right before the entry, of another partition, or nested:
+    // dropped (the reader fetches those entries), the entry itself still read.
+    db::JournalEntry elsewhere = second;
+    elsewhere.partition = 4;
+    for (const auto& copies : std::vector<std::vector<std::string>>{
+             {first.serialize()},
+             {second.serialize(), first.serialize()},
+             {first.serialize(), elsewhere.serialize()},
+             {first.serialize(),
+              db::JournalEntry::with_copies(second.serialize(), {first.serialize()})},
+             {R"({"format":2})", second.serialize()}}) {
+        const auto e =
+            db::JournalEntry::parse(db::JournalEntry::with_copies(entry.serialize(), copies), "e");
+        EXPECT_TRUE(e.carried.empty());
+        EXPECT_EQ(e.seq, 6);
+    }
+    EXPECT_TRUE(db::JournalEntry::parse(R"({"format":2,"partition":3,"seq":6,"writer":"w",)"
+                                        R"("nonce":"c","mutations":[],"carried":"x"})",
+                                        "e")
+                    .carried.empty());
+}
+
+TEST(JournalEntryCopies, BlocksOfSeqs) {
+    EXPECT_EQ(db::carry_block_start(1), 1);
+    EXPECT_EQ(db::carry_block_start(32), 1);
+    EXPECT_EQ(db::carry_block_start(33), 33);
+    EXPECT_EQ(db::carry_block_start(100), 97);
+}
+
 TEST_F(JournalTest, WithinTheStalenessWindowAReadCallsTheStoreNotAtAll) {
     auto faulty = std::make_shared<test::FaultyStore>(store_);
     db::DatabaseManager a(journal_options(local("a"), db::kDefaultPartitions, 60'000), faulty);

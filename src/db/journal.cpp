@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/log.hpp"
 #include "db/partition.hpp"
 
 namespace k9::db {
@@ -49,25 +50,75 @@ std::string JournalEntry::serialize() const {
     return j.dump();
 }
 
+std::string JournalEntry::with_copies(std::string own, const std::vector<std::string>& copies) {
+    if (copies.empty()) return own;
+    own.pop_back();  // the closing brace of the entry's object
+    own += R"(,"carried":[)";
+    for (std::size_t i = 0; i < copies.size(); ++i) {
+        if (i > 0) own += ',';
+        own += copies[i];
+    }
+    own += "]}";
+    return own;
+}
+
+namespace {
+
+JournalEntry entry_from(const json& j, const std::string& where);
+
+// The carried copies of `entry`, or none when they are not what they must be (they only
+// save GETs: a reader without them fetches the entries).
+std::vector<JournalEntry> carried_from(const json& list, const JournalEntry& entry,
+                                       const std::string& where) {
+    std::vector<JournalEntry> out;
+    try {
+        if (!list.is_array()) throw std::invalid_argument("carried is not a list");
+        std::int64_t expected = entry.seq - static_cast<std::int64_t>(list.size());
+        for (const auto& c : list) {
+            if (c.contains("carried")) throw std::invalid_argument("a copy carries copies");
+            JournalEntry e = entry_from(c, where);
+            if (e.partition != entry.partition || e.seq != expected++)
+                throw std::invalid_argument("copies out of order");
+            out.push_back(std::move(e));
+        }
+    } catch (const std::exception& e) {
+        log::warning(
+            "A journal entry's carried copies are malformed; the entries are fetched "
+            "instead",
+            {{"entry", where}, {"error", e.what()}});
+        out.clear();
+    }
+    return out;
+}
+
+JournalEntry entry_from(const json& j, const std::string& where) {
+    const int format = j.at("format").get<int>();
+    if (format != kFormat && format != kLegacyFormat) {
+        throw StoreError(ErrorKind::Corrupt,
+                         where + " is a journal entry of an unknown format; upgrade k9");
+    }
+    JournalEntry e;
+    e.partition = format == kFormat ? j.at("partition").get<int>() : -1;
+    e.seq = j.at("seq").get<std::int64_t>();
+    e.writer = j.at("writer").get<std::string>();
+    e.nonce = j.at("nonce").get<std::string>();
+    for (const auto& m : j.at("mutations")) {
+        e.mutations.push_back(
+            {m.at("name").get<std::string>(), m.at("params"), m.value("owner", "")});
+    }
+    e.reset = j.value("reset", false);
+    e.upgrade = j.value("upgrade", false);
+    return e;
+}
+
+}  // namespace
+
 JournalEntry JournalEntry::parse(const std::string& bytes, const std::string& where) {
     try {
         const json j = json::parse(bytes);
-        const int format = j.at("format").get<int>();
-        if (format != kFormat && format != kLegacyFormat) {
-            throw StoreError(ErrorKind::Corrupt,
-                             where + " is a journal entry of an unknown format; upgrade k9");
-        }
-        JournalEntry e;
-        e.partition = format == kFormat ? j.at("partition").get<int>() : -1;
-        e.seq = j.at("seq").get<std::int64_t>();
-        e.writer = j.at("writer").get<std::string>();
-        e.nonce = j.at("nonce").get<std::string>();
-        for (const auto& m : j.at("mutations")) {
-            e.mutations.push_back(
-                {m.at("name").get<std::string>(), m.at("params"), m.value("owner", "")});
-        }
-        e.reset = j.value("reset", false);
-        e.upgrade = j.value("upgrade", false);
+        JournalEntry e = entry_from(j, where);
+        if (const auto it = j.find("carried"); it != j.end())
+            e.carried = carried_from(*it, e, where);
         return e;
     } catch (const json::exception& e) {
         throw StoreError(ErrorKind::Corrupt, where + " is not a valid journal entry: " + e.what());
@@ -98,12 +149,12 @@ std::optional<JournalPosition> Journal::position_of(const std::string& k) const 
     return JournalPosition{static_cast<int>(*p), *seq};
 }
 
-Journal::AppendResult Journal::append(const JournalEntry& entry) {
+Journal::AppendResult Journal::append(const JournalEntry& entry, const std::string& bytes) {
     store::PutOptions put;
     put.precondition = store::Precondition::if_none_match_any();
     put.metadata = {{kMetaWriter, entry.writer}, {kMetaNonce, entry.nonce}};
     try {
-        store_.put_bytes(entry.serialize(), key(entry.partition, entry.seq), put);
+        store_.put_bytes(bytes, key(entry.partition, entry.seq), put);
         return AppendResult::Appended;
     } catch (const StoreError& e) {
         if (e.is_precondition_failed()) return AppendResult::Taken;

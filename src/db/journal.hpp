@@ -12,6 +12,14 @@
 // and a nonce that lets a writer recognise its own entry after a lost response. The
 // snapshot records every partition's last seq; entries at or below it are deleted once
 // the snapshot has existed for the retention delay, on the store's clock.
+//
+// Carried copies: the seqs of a partition form blocks of kCarryBlock (1-32, 33-64, ...),
+// and an entry carries copies of the entries of its block before it, as far as its
+// writer holds them (field "carried"). A reader far behind fetches the last entry of
+// each block instead of every entry: a cold start's first read of a long tail is a few
+// GETs, not one per write. The copies are never the authority on what exists: a
+// listing is (a missing entry is a hole whatever copies exist), and a reader takes from
+// the store what no copy holds. Readers that do not know the field ignore it.
 
 #include <cstdint>
 #include <map>
@@ -27,9 +35,9 @@ namespace k9::db {
 struct JournalEntry {
     int partition = 0;
     std::int64_t seq = 0;
-    std::string writer;  // who wrote it (process-unique id)
-    std::string nonce;   // unique per append attempt
-    std::vector<Mutation> mutations;
+    std::string writer{};  // who wrote it (process-unique id)
+    std::string nonce{};   // unique per append attempt
+    std::vector<Mutation> mutations{};
     // A restore or an upload replaced the snapshot: the state after this entry is the
     // snapshot whose seq of this partition is this seq, not the result of the entries
     // before it. A reset takes the next seq of every partition.
@@ -38,7 +46,16 @@ struct JournalEntry {
     // Older k9 cannot read this entry (format 2) and stops, instead of writing past it.
     bool upgrade = false;
 
+    // Copies of the entries just before this one (ascending, consecutive, ending at
+    // seq - 1, same partition; none carry copies themselves). Filled by parse(); a
+    // malformed list is dropped with a warning (the reader fetches those entries).
+    std::vector<JournalEntry> carried{};
+
+    // The entry alone, without carried copies.
     std::string serialize() const;
+    // `own` (this entry's serialize()) with carried copies spliced in, each the
+    // serialize() of an entry before it.
+    static std::string with_copies(std::string own, const std::vector<std::string>& copies);
     // Whether `other` is this very append attempt (same writer and nonce): a 412, or a
     // PUT whose answer was lost, may hide our own entry.
     bool same_attempt(const JournalEntry& other) const;
@@ -69,7 +86,9 @@ class Journal {
     // Creates the entry's object (If-None-Match: *). Taken: the position has an entry:
     // someone else's, or our own earlier attempt's (read it and compare: same_attempt).
     // Other failures throw StoreError. Partition -1: the old single journal.
-    AppendResult append(const JournalEntry& entry);
+    AppendResult append(const JournalEntry& entry) { return append(entry, entry.serialize()); }
+    // The same with the entry's bytes made by the caller (JournalEntry::with_copies).
+    AppendResult append(const JournalEntry& entry, const std::string& bytes);
     // The entry at (partition, seq), or nullopt when there is none. Throws
     // StoreError(Corrupt) for an object that is not the entry it should be.
     std::optional<JournalEntry> read(int partition, std::int64_t seq);
@@ -105,6 +124,14 @@ std::optional<JournalHole> first_hole(int partition, std::int64_t after,
 // the partition up to `snapshot_seq`.
 std::string hole_message(const std::string& url, const JournalHole& hole,
                          std::int64_t snapshot_seq);
+
+// Carried copies (see above): the block size, and the most bytes of copies one entry carries.
+inline constexpr std::int64_t kCarryBlock = 32;
+inline constexpr std::size_t kMaxCarriedBytes = std::size_t{32} * 1024;
+// The first seq of the block that holds `seq` (seqs start at 1).
+constexpr std::int64_t carry_block_start(std::int64_t seq) {
+    return seq - (seq - 1) % kCarryBlock;
+}
 
 inline constexpr const char* kMetaWriter = "k9-writer";
 inline constexpr const char* kMetaNonce = "k9-nonce";

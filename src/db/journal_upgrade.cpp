@@ -50,9 +50,11 @@ std::int64_t close_single_journal(store::ObjectStore& store, const std::string& 
             apply_legacy(db, *entry, options);
             seq = s;
         }
-        const JournalEntry marker{
-            -1,    seq + 1, options.writer_id, to_hex(sha256(random_bytes(16))).substr(0, 16), {},
-            false, true};
+        const JournalEntry marker{.partition = -1,
+                                  .seq = seq + 1,
+                                  .writer = options.writer_id,
+                                  .nonce = to_hex(sha256(random_bytes(16))).substr(0, 16),
+                                  .upgrade = true};
         if (journal.append(marker) == Journal::AppendResult::Appended) return marker.seq;
         const auto there = journal.read(-1, marker.seq);
         if (there && there->same_attempt(marker)) return marker.seq;

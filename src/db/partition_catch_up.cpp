@@ -2,6 +2,7 @@
 // parallel; holes refused) and the freshness probes of reads.
 #include <algorithm>
 #include <future>
+#include <map>
 #include <utility>
 
 #include "common/crash_point.hpp"
@@ -92,6 +93,42 @@ std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch(
     return out;
 }
 
+// The last listed entry of each block first: its carried copies hold the block's earlier
+// entries (journal.hpp); then whatever no copy held, one GET each.
+std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch_run(
+    Partition& part, const std::vector<std::int64_t>& seqs, std::optional<JournalEntry> known) {
+    std::map<std::int64_t, std::optional<JournalEntry>> got;
+    auto take = [&](std::optional<JournalEntry> e, std::int64_t seq) {
+        if (e) {
+            for (auto& c : e->carried) got.try_emplace(c.seq, std::move(c));
+            e->carried.clear();
+        }
+        got.insert_or_assign(seq, std::move(e));
+    };
+    if (known) {
+        const std::int64_t s = known->seq;
+        take(std::move(known), s);
+    }
+    std::vector<std::int64_t> anchors;  // ascending; the last seq of `seqs` in each block
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        const bool last_of_block =
+            i + 1 == seqs.size() || carry_block_start(seqs[i + 1]) != carry_block_start(seqs[i]);
+        if (last_of_block && !got.count(seqs[i])) anchors.push_back(seqs[i]);
+    }
+    auto fetched = fetch(part.index, anchors);
+    for (std::size_t i = 0; i < anchors.size(); ++i) take(std::move(fetched[i]), anchors[i]);
+    std::vector<std::int64_t> rest;
+    for (const auto s : seqs) {
+        if (!got.count(s)) rest.push_back(s);
+    }
+    fetched = fetch(part.index, rest);
+    for (std::size_t i = 0; i < rest.size(); ++i) take(std::move(fetched[i]), rest[i]);
+    std::vector<std::optional<JournalEntry>> out;
+    out.reserve(seqs.size());
+    for (const auto s : seqs) out.push_back(std::move(got[s]));
+    return out;
+}
+
 void PartitionedJournal::apply_entries(Partition& part,
                                        const std::vector<const JournalEntry*>& entries) {
     if (entries.empty()) return;
@@ -100,6 +137,7 @@ void PartitionedJournal::apply_entries(Partition& part,
         std::shared_lock gate(db_.write_gate());
         LocalDatabase::Lease lease(db_);
         duck::Connection& conn = lease.conn();
+        const std::uint64_t epoch = db_.epoch();
         duck::Transaction tx(conn);
         for (const JournalEntry* entry : entries) {
             current = entry;
@@ -108,6 +146,8 @@ void PartitionedJournal::apply_entries(Partition& part,
         }
         meta::write_partition_seq(conn, part.index, entries.back()->seq);
         tx.commit();
+        for (const JournalEntry* entry : entries)
+            part.recent.applied(entry->seq, entry->serialize(), epoch);
     } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
         throw health_.fail(
             HealthBoard::Slot::Journal,
@@ -133,7 +173,8 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         const Instant looked = Instant::now();
         const double looked_ms = monotonic_ms();
         const std::int64_t seq = db_.partition_seq(part.index);
-        std::vector<std::int64_t> later;  // known to exist after `next`
+        std::vector<std::int64_t> later;     // known to exist after `next`
+        std::optional<JournalEntry> second;  // seq + 2, when the look read it
         if (listed != nullptr && round == 0) {
             for (const auto s : *listed) {
                 if (s > seq) later.push_back(s);
@@ -147,12 +188,12 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         } else if (!next || next->seq != seq + 1) {
             next = read_entry(part, seq + 1);  // the probe
             if (next) {
-                if (auto after = read_entry(part, seq + 2)) {  // more than one: list the rest
-                    later = journal_.list(part.index, seq + 1);
-                }
+                second = read_entry(part, seq + 2);
+                if (second) later = journal_.list(part.index, seq + 1);  // more than one: list
             }
-        } else if (auto after = read_entry(part, seq + 2)) {
-            later = journal_.list(part.index, seq + 1);
+        } else {
+            second = read_entry(part, seq + 2);
+            if (second) later = journal_.list(part.index, seq + 1);
         }
         if (!next) {
             if (later.empty()) {
@@ -186,7 +227,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         }
         // Taken out of `next`, which is empty from here on.
         std::vector<std::optional<JournalEntry>> entries{std::exchange(next, std::nullopt)};
-        for (auto& e : fetch(part.index, later)) entries.push_back(std::move(e));
+        for (auto& e : fetch_run(part, later, std::move(second))) entries.push_back(std::move(e));
         bool restart = false;
         std::vector<const JournalEntry*> run;  // consecutive entries to replay together
         for (auto& e : entries) {

@@ -140,6 +140,7 @@ void PartitionedJournal::commit_batch(Partition& part,
             duck::Connection& conn = lease.conn();
             const double started = monotonic_ms();
             const std::int64_t seq = db_.partition_seq(part.index);
+            const std::uint64_t epoch = db_.epoch();  // the gate keeps the file as it is
             std::optional<duck::Transaction> tx;
             tx.emplace(conn);
             std::vector<std::shared_ptr<PendingWrite>> applied;
@@ -182,14 +183,21 @@ void PartitionedJournal::commit_batch(Partition& part,
             }
             if (applied.empty()) return;
 
-            JournalEntry entry{part.index, seq + 1, settings_.writer_id, new_nonce(), {}};
+            JournalEntry entry{.partition = part.index,
+                               .seq = seq + 1,
+                               .writer = settings_.writer_id,
+                               .nonce = new_nonce()};
             for (const auto& p : applied) entry.mutations.push_back(p->mutation);
+            const std::string own = entry.serialize();
             const Instant sent = Instant::now();
             const double sent_ms = monotonic_ms();
             crash_point("journal.append");
             bool landed = false;
             try {
-                landed = journal_.append(entry) == Journal::AppendResult::Appended;
+                landed =
+                    journal_.append(entry, JournalEntry::with_copies(
+                                               own, part.recent.copies_for(entry.seq, epoch))) ==
+                    Journal::AppendResult::Appended;
             } catch (const StoreError&) {
                 // The PUT may have landed with its answer lost: only the store can tell.
                 std::optional<JournalEntry> there;
@@ -239,6 +247,7 @@ void PartitionedJournal::commit_batch(Partition& part,
                     return;
                 }
                 db_.set_partition_seq(part.index, entry.seq);
+                part.recent.applied(entry.seq, own, epoch);
                 part.looked(sent, sent_ms);  // nobody can write seq + 2 before our seq + 1 landed
                 crash_point("journal.committed");
                 obs::metrics().duration_ms(obs::kJournalAppendMs, monotonic_ms() - started);

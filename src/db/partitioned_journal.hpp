@@ -107,6 +107,11 @@ class PartitionedJournal {
     // where one is missing.
     std::vector<std::optional<JournalEntry>> fetch(int partition,
                                                    const std::vector<std::int64_t>& seqs);
+    // The entries at `seqs` (ascending, consecutive) of the partition, in order, taken
+    // from carried copies where an entry holds them; `known`: one of them, read already.
+    std::vector<std::optional<JournalEntry>> fetch_run(Partition& part,
+                                                       const std::vector<std::int64_t>& seqs,
+                                                       std::optional<JournalEntry> known);
     std::optional<JournalEntry> read_entry(Partition& part, std::int64_t seq);
     // The snapshot's seq of the partition (0 when there is no snapshot or it records none).
     std::int64_t snapshot_seq_now(int partition);

@@ -28,7 +28,11 @@ std::string nonce() {
 std::int64_t claim_reset(Journal& journal, int partition, std::int64_t head,
                          const std::string& writer) {
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
-        JournalEntry reset{partition, head + 1, writer, nonce(), {}, true};
+        JournalEntry reset{.partition = partition,
+                           .seq = head + 1,
+                           .writer = writer,
+                           .nonce = nonce(),
+                           .reset = true};
         if (journal.append(reset) == Journal::AppendResult::Appended) return reset.seq;
         const auto there = journal.read(partition, reset.seq);
         if (there && there->same_attempt(reset)) return reset.seq;
@@ -69,8 +73,11 @@ void close_single_journal(store::ObjectStore& store, const std::string& key,
     Journal journal(store, key);
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         const auto seqs = journal.list(-1, 0);
-        const JournalEntry marker{
-            -1, seqs.empty() ? 1 : seqs.back() + 1, writer, nonce(), {}, false, true};
+        const JournalEntry marker{.partition = -1,
+                                  .seq = seqs.empty() ? 1 : seqs.back() + 1,
+                                  .writer = writer,
+                                  .nonce = nonce(),
+                                  .upgrade = true};
         if (journal.append(marker) == Journal::AppendResult::Appended) return;
         const auto there = journal.read(-1, marker.seq);
         if (there && (there->upgrade || there->same_attempt(marker))) return;
