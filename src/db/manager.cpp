@@ -122,10 +122,16 @@ const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
 }
 
 nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
+    const MutationFn& fn = mutation_fn(mutation.name);  // unknown names: refused at once
+    return std::any_cast<nlohmann::json>(apply_erased(
+        mutation,
+        [&fn, &mutation](duck::Connection& conn) { return std::any(fn(conn, mutation.params)); }));
+}
+
+std::any DatabaseManager::apply_erased(const Mutation& mutation, const LocalApply& run) {
     open();
     ensure_usable();
-    mutation_fn(mutation.name);  // unknown names are refused before anything happens
-    if (!journal_) return apply_snapshot_mode(mutation);
+    if (!journal_) return apply_snapshot_mode(run);
     if (mutation.owner.empty()) {
         throw std::invalid_argument(
             "refused: a write must name the user whose data it changes (k9db sql --user ID): in "
@@ -147,16 +153,16 @@ nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
                                         "write the value as a literal instead");
         }
     }
-    return journal_->apply(mutation);
+    return journal_->apply(mutation, run);
 }
 
-nlohmann::json DatabaseManager::apply_snapshot_mode(const Mutation& mutation) {
+std::any DatabaseManager::apply_snapshot_mode(const LocalApply& run) {
     std::lock_guard lock(snapshot_write_mutex_);
     std::shared_lock gate(db_.write_gate());
     LocalDatabase::Lease lease(db_);
     duck::Connection& conn = lease.conn();
     duck::Transaction tx(conn);
-    nlohmann::json result = mutation_fn(mutation.name)(conn, mutation.params);
+    std::any result = run(conn);
     meta::count_write(conn);
     try {
         tx.commit();

@@ -9,8 +9,9 @@
 //    destroy the real one). Migrations run after opening. In journal mode a cold start
 //    reads the snapshot and nothing else: each journal partition catches up when it is
 //    first used.
-//  - Writes: apply(Mutation) is the one door. Journal mode (PartitionedJournal): the
-//    write is in the store before it is acknowledged. Snapshot mode: each write's
+//  - Writes: apply() is the one door, for a typed mutation (its result as it is) or for
+//    one in its journal form (k9db sql). Journal mode (PartitionedJournal): the write is
+//    in the store before it is acknowledged. Snapshot mode: each write's
 //    transaction also advances k9_meta.seq, so "pending writes" is exact and crash-safe.
 //  - Reads: refresh(owner) makes the owner's data fresh (journal mode), read() lends a
 //    connection of its own.
@@ -143,9 +144,17 @@ class DatabaseManager : private JournalHost {
     // For single-threaded callers (the CLI): valid until the next write or persist.
     duck::Connection& get_connection();
 
-    // Applies a mutation; returns its result. Journal mode: the mutation must name its
-    // owner (invalid_argument otherwise). Throws MutationRejected (nothing written),
+    // Applies a typed mutation; returns its result. Journal mode: the mutation must name
+    // its owner (invalid_argument otherwise). Throws MutationRejected (nothing written),
     // Unavailable (this copy cannot serve now: see health()), StoreError or duck::Error.
+    template <TypedMutation M>
+    typename M::Result apply(const M& mutation) {
+        return std::any_cast<typename M::Result>(apply_erased(
+            journal_form(mutation),
+            [mutation](duck::Connection& conn) { return std::any(mutation.apply(conn)); }));
+    }
+    // The same for a mutation in its journal form (k9db sql, "sql"; a registered name):
+    // its result as JSON.
     nlohmann::json apply(const Mutation& mutation);
 
     // Runs `fn(duck::Connection&)` on a connection of its own, on committed state.
@@ -199,12 +208,13 @@ class DatabaseManager : private JournalHost {
     void reload() override;
     Unavailable local_failure(const std::string& detail) override;
 
+    std::any apply_erased(const Mutation& mutation, const LocalApply& run);
     void cold_start();
     // Journal mode, after a downloaded or new file is open: its partitions, from the
     // snapshot or by upgrading the store (then `snapshot` becomes the one uploaded);
     // false when another container's upgrade won (start again).
     bool settle_partitions(std::optional<store::ObjectInfo>& snapshot);
-    nlohmann::json apply_snapshot_mode(const Mutation& mutation);
+    std::any apply_snapshot_mode(const LocalApply& run);
     PersistResult persist_snapshot_mode();
     PersistResult compact();
     void remember_snapshot(const store::ObjectInfo& info, std::int64_t seq,

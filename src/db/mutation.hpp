@@ -1,9 +1,13 @@
 #pragma once
-// A Mutation is every change to the database: a name and its parameters (JSON).
-// The DatabaseManager applies it inside a transaction. Because ids and timestamps are
+// A Mutation is every change to the database: a name and its parameters (JSON), the form
+// the journal keeps. Code that writes uses a typed mutation (TypedMutation below: one type
+// per change, with its parameters, journal form and apply); the DatabaseManager applies
+// it inside a transaction. Because ids and timestamps are
 // made by the caller and carried in the parameters, applying the same mutation to the
 // same state always gives the same result: it can be replayed from a journal.
 
+#include <any>
+#include <concepts>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -33,14 +37,50 @@ class MutationRejected : public std::runtime_error {
     Reason reason;
 };
 
-// Applies a mutation on `conn` (inside the manager's transaction) and returns its
-// result as JSON (e.g. the row written).
+// Applies a mutation from its journal form on `conn` (inside the manager's transaction)
+// and returns its result as JSON: replays, and the untyped "sql" of k9db.
 using MutationFn =
     std::function<nlohmann::json(duck::Connection& conn, const nlohmann::json& params)>;
+
+// A typed mutation: one type per kind of change, its parameters as members.
+//   kName            its name in the journal; never changes once entries use it
+//   Result           what apply() returns: what the caller answers with, no second read
+//   owner()          whose data it changes (its journal partition)
+//   params()         its parameters in the journal, and from_params() back again
+//                    (throws nlohmann::json::exception for parameters it cannot take)
+//   apply(conn)      the change, inside the manager's transaction; throws MutationRejected
+//                    when it does not apply to the current state, before changing anything
+template <typename M>
+concept TypedMutation = requires(const M& m, duck::Connection& conn, const nlohmann::json& p) {
+    { M::kName } -> std::convertible_to<const char*>;
+    typename M::Result;
+    { m.owner() } -> std::convertible_to<std::string>;
+    { m.params() } -> std::same_as<nlohmann::json>;
+    { M::from_params(p) } -> std::same_as<M>;
+    { m.apply(conn) } -> std::same_as<typename M::Result>;
+};
+
+// The form the journal keeps: a typed mutation's name, parameters and owner.
+template <TypedMutation M>
+Mutation journal_form(const M& m) {
+    return {M::kName, m.params(), m.owner()};
+}
+
+// How the copy that takes a write applies it: the typed mutation itself, its result held
+// as it is (std::any of M::Result).
+using LocalApply = std::function<std::any(duck::Connection& conn)>;
 
 class MutationRegistry {
   public:
     void add(const std::string& name, MutationFn fn);
+    // Registers a typed mutation for replay: from_params, then apply (the result is not needed).
+    template <TypedMutation M>
+    void add() {
+        add(M::kName, [](duck::Connection& conn, const nlohmann::json& params) {
+            M::from_params(params).apply(conn);
+            return nlohmann::json();
+        });
+    }
     // Throws std::invalid_argument for an unknown name.
     const MutationFn& find(const std::string& name) const;
     bool contains(const std::string& name) const { return fns_.count(name) != 0; }

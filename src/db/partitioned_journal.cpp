@@ -25,11 +25,12 @@ std::string new_nonce() {
 }  // namespace
 
 struct PartitionedJournal::PendingWrite {
-    Mutation mutation;
-    std::promise<nlohmann::json> promise;
+    Mutation mutation;  // the journal's form
+    LocalApply run;     // how this copy applies it (again after a lost race)
+    std::promise<std::any> promise;
     bool done = false;  // guarded by the partition's mutex
 
-    void succeed(nlohmann::json result) {
+    void succeed(std::any result) {
         done = true;
         promise.set_value(std::move(result));
     }
@@ -65,11 +66,12 @@ void PartitionedJournal::loaded(Instant fetched_at) {
 
 // ---- Writes -----------------------------------------------------------------------------
 
-nlohmann::json PartitionedJournal::apply(const Mutation& mutation) {
+std::any PartitionedJournal::apply(const Mutation& mutation, LocalApply run) {
     Partition& part =
         *parts_[static_cast<std::size_t>(partition_of(mutation.owner, db_.partitions()))];
     auto mine = std::make_shared<PendingWrite>();
     mine->mutation = mutation;
+    mine->run = std::move(run);
     auto result = mine->promise.get_future();
     {
         std::lock_guard lock(part.queue_mutex);
@@ -144,13 +146,12 @@ void PartitionedJournal::commit_batch(Partition& part,
             std::optional<duck::Transaction> tx;
             tx.emplace(conn);
             std::vector<std::shared_ptr<PendingWrite>> applied;
-            std::vector<nlohmann::json> results;
+            std::vector<std::any> results;
             bool restart = false;
             for (auto& p : batch) {
                 if (p->done) continue;
                 try {
-                    results.push_back(
-                        host_.mutation_fn(p->mutation.name)(conn, p->mutation.params));
+                    results.push_back(p->run(conn));
                     applied.push_back(p);
                 } catch (const MutationRejected& e) {
                     tx.reset();  // rolls back the others too: they run again below

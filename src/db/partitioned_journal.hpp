@@ -76,9 +76,10 @@ class PartitionedJournal {
     // pruning before fetched_at + retention.
     void loaded(Instant fetched_at);
 
-    // Commits the mutation to its owner's partition; returns its result. Throws
-    // MutationRejected, Unavailable, StoreError.
-    nlohmann::json apply(const Mutation& mutation);
+    // Commits the mutation to its owner's partition: `run` applies it here, `mutation` is
+    // its journal form; returns what `run` returned. Throws MutationRejected, Unavailable,
+    // StoreError.
+    std::any apply(const Mutation& mutation, LocalApply run);
 
     // Makes the partition fresh for a read (see above). Throws Unavailable, StoreError.
     void refresh(int partition);

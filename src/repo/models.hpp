@@ -29,8 +29,6 @@ struct User {
     Micros created_at = 0;
     Micros updated_at = 0;
     nlohmann::json to_json() const;
-    // Back from to_json() (a mutation's result); throws nlohmann::json::exception.
-    static User from_json(const nlohmann::json& j);
 };
 
 // A profile change: only the fields that are set change; a set-but-empty optional
@@ -53,8 +51,6 @@ struct Report {
     Micros created_at = 0;
     Micros updated_at = 0;
     nlohmann::json to_json() const;
-    // Back from to_json() (a mutation's result); throws nlohmann::json::exception.
-    static Report from_json(const nlohmann::json& j);
 };
 
 struct NewReport {

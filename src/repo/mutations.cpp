@@ -1,15 +1,19 @@
 #include "repo/mutations.hpp"
 
-#include "repo/report_repository.hpp"
-#include "repo/user_repository.hpp"
+#include "repo/report_mutations.hpp"
+#include "repo/user_mutations.hpp"
 
 namespace k9::repo {
 
 const db::MutationRegistry& k9_mutations() {
     static const db::MutationRegistry registry = [] {
         db::MutationRegistry r;
-        UserRepository::register_mutations(r);
-        ReportRepository::register_mutations(r);
+        r.add<UpsertProfile>();
+        r.add<CreateReport>();
+        r.add<UpdateReport>();
+        r.add<DeleteReport>();
+        r.add<SetFavorite>();
+        r.add<ReplaceFavorites>();
         return r;
     }();
     return registry;

@@ -1,8 +1,8 @@
 #pragma once
 // ReportRepository: a user's reports and the favorite products on each. Every
 // operation is scoped to one user: another user's report is "not found". Reads use
-// prepared statements; writes are Mutations ("report.*") with ids and timestamps
-// made here, so they replay identically.
+// prepared statements; writes are typed mutations (repo/report_mutations.hpp) with ids
+// and timestamps made here, so they replay identically.
 
 #include <optional>
 #include <string>
@@ -34,8 +34,6 @@ class ReportRepository {
                         const std::string& product_id, bool favorite);
     Report replace_favorites(const std::string& user_id, const std::string& report_id,
                              const std::vector<std::string>& product_ids);
-
-    static void register_mutations(db::MutationRegistry& registry);
 
   private:
     db::DatabaseManager& manager_;

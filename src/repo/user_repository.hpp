@@ -1,7 +1,7 @@
 #pragma once
 // UserRepository: user profiles, keyed by the Cognito `sub`. Reads use prepared
 // statements on a connection of their own; every write is a Mutation applied by the
-// DatabaseManager ("user.upsert_profile"), with its timestamp made here.
+// DatabaseManager (UpsertProfile, repo/user_mutations.hpp), with its timestamp made here.
 
 #include <optional>
 #include <string>
@@ -23,9 +23,6 @@ class UserRepository {
     // Creates the profile on first write (name required then) or changes the given
     // fields. Throws InvalidInput for bad values.
     User upsert_profile(const std::string& user_id, const ProfilePatch& patch);
-
-    // Registers this repository's mutations (for apply and for replay).
-    static void register_mutations(db::MutationRegistry& registry);
 
   private:
     db::DatabaseManager& manager_;
