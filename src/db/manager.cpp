@@ -121,6 +121,10 @@ const MutationFn& DatabaseManager::mutation_fn(const std::string& name) const {
     throw std::invalid_argument("unknown mutation '" + name + "'");
 }
 
+const BatchFn* DatabaseManager::batch_fn(const std::string& name) const {
+    return options_.mutations != nullptr ? options_.mutations->find_batch(name) : nullptr;
+}
+
 nlohmann::json DatabaseManager::apply(const Mutation& mutation) {
     const MutationFn& fn = mutation_fn(mutation.name);  // unknown names: refused at once
     return std::any_cast<nlohmann::json>(apply_erased(

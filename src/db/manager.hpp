@@ -205,6 +205,7 @@ class DatabaseManager : private JournalHost {
   private:
     // JournalHost
     const MutationFn& mutation_fn(const std::string& name) const override;
+    const BatchFn* batch_fn(const std::string& name) const override;
     void reload() override;
     Unavailable local_failure(const std::string& detail) override;
 

@@ -129,21 +129,46 @@ std::vector<std::optional<JournalEntry>> PartitionedJournal::fetch_run(
     return out;
 }
 
+// Runs of one mutation that has a batch replay (CreateReport: many rows per INSERT) go
+// as one batch; the effect is that of each in order.
+void PartitionedJournal::replay(duck::Connection& conn,
+                                const std::vector<const Mutation*>& mutations) {
+    for (std::size_t i = 0; i < mutations.size();) {
+        const std::string& name = mutations[i]->name;
+        std::size_t end = i + 1;
+        while (end < mutations.size() && mutations[end]->name == name) ++end;
+        const BatchFn* batch = end - i > 1 ? host_.batch_fn(name) : nullptr;
+        if (batch != nullptr) {
+            std::vector<const nlohmann::json*> params;
+            for (std::size_t k = i; k < end; ++k) params.push_back(&mutations[k]->params);
+            (*batch)(conn, params);
+        } else {
+            const MutationFn& fn = host_.mutation_fn(name);
+            for (std::size_t k = i; k < end; ++k) fn(conn, mutations[k]->params);
+        }
+        i = end;
+    }
+}
+
 void PartitionedJournal::apply_entries(Partition& part,
                                        const std::vector<const JournalEntry*>& entries) {
     if (entries.empty()) return;
-    const JournalEntry* current = entries.front();
+    const std::string which = entries.size() == 1
+                                  ? "entry " + std::to_string(entries.front()->seq)
+                                  : "entries " + std::to_string(entries.front()->seq) + " to " +
+                                        std::to_string(entries.back()->seq);
     try {
         std::shared_lock gate(db_.write_gate());
         LocalDatabase::Lease lease(db_);
         duck::Connection& conn = lease.conn();
         const std::uint64_t epoch = db_.epoch();
         duck::Transaction tx(conn);
+        std::vector<const Mutation*> mutations;
         for (const JournalEntry* entry : entries) {
-            current = entry;
-            for (const auto& m : entry->mutations) host_.mutation_fn(m.name)(conn, m.params);
+            for (const auto& m : entry->mutations) mutations.push_back(&m);
             crash_point("journal.apply");
         }
+        replay(conn, mutations);
         meta::write_partition_seq(conn, part.index, entries.back()->seq);
         tx.commit();
         for (const JournalEntry* entry : entries)
@@ -152,13 +177,11 @@ void PartitionedJournal::apply_entries(Partition& part,
         throw health_.fail(
             HealthBoard::Slot::Journal,
             {"journal_unreadable", "the database's journal was written by a newer k9; upgrade",
-             "entry " + std::to_string(current->seq) + " of partition " +
-                 std::to_string(part.index) + " of " + store_.url_for(key_) +
+             which + " of partition " + std::to_string(part.index) + " of " + store_.url_for(key_) +
                  " cannot be applied by this k9: " + e.what() + ". Deploy the k9 that wrote it"});
     } catch (const std::exception& e) {
-        throw host_.local_failure("replaying entry " + std::to_string(current->seq) +
-                                  " of partition " + std::to_string(part.index) +
-                                  " failed: " + e.what());
+        throw host_.local_failure("replaying " + which + " of partition " +
+                                  std::to_string(part.index) + " failed: " + e.what());
     }
     db_.set_partition_seq(part.index, entries.back()->seq);
 }
@@ -166,9 +189,11 @@ void PartitionedJournal::apply_entries(Partition& part,
 // Entries are missing above this copy for one good reason only: a compaction covered
 // and removed them, and then the snapshot holds them (reload it). Anything else is a
 // hole: refused, never skipped. `listed`: the partition's entries from a listing made
-// before this call (compaction), instead of a probe.
+// before this call (compaction), instead of a probe. `second_read`: what the caller read
+// at the seq after `next` (null: it did not read it).
 void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalEntry> next,
-                                         const std::vector<std::int64_t>* listed) {
+                                         const std::vector<std::int64_t>* listed,
+                                         std::optional<JournalEntry>* second_read) {
     for (int round = 0;; ++round) {
         const Instant looked = Instant::now();
         const double looked_ms = monotonic_ms();
@@ -192,7 +217,11 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
                 if (second) later = journal_.list(part.index, seq + 1);  // more than one: list
             }
         } else {
-            second = read_entry(part, seq + 2);
+            if (round == 0 && second_read != nullptr && next->seq == seq + 1) {
+                second = std::move(*second_read);
+            } else {
+                second = read_entry(part, seq + 2);
+            }
             if (second) later = journal_.list(part.index, seq + 1);
         }
         if (!next) {
@@ -302,13 +331,26 @@ void PartitionedJournal::probe(Partition& part) {
     const double looked_ms = monotonic_ms();
     const std::int64_t seq = db_.partition_seq(part.index);
     std::optional<JournalEntry> next;
+    std::optional<JournalEntry> second;
+    bool read_both = false;
     if (!part.damaged) {
         bool corrupt = false;
         try {
-            next = journal_.read(part.index, seq + 1);
+            if (part.fresh_at_ms < kNeverLooked) {
+                read_both = true;
+                // The first look since the file was loaded (a cold start): entries are
+                // likely, so the one after the next is read beside it (a round trip less
+                // before the listing, a GET more when there is none).
+                auto both = fetch(part.index, {seq + 1, seq + 2});
+                next = std::move(both[0]);
+                second = std::move(both[1]);
+            } else {
+                next = journal_.read(part.index, seq + 1);
+            }
         } catch (const StoreError& e) {
             if (e.kind() != ErrorKind::Corrupt) throw;
             corrupt = true;  // read again under the lock, which reports it
+            read_both = false;
         }
         if (!next && !corrupt && part.fence_holds(settings_.retention_s)) {
             part.looked(looked, looked_ms);
@@ -319,7 +361,7 @@ void PartitionedJournal::probe(Partition& part) {
     }
     // New entries (another container wrote), damage, or a long pause: under the lock.
     std::lock_guard lock(part.mutex);
-    catch_up_locked(part, std::move(next));
+    catch_up_locked(part, std::move(next), nullptr, read_both ? &second : nullptr);
 }
 
 std::map<int, std::vector<std::int64_t>> PartitionedJournal::refresh_all() {

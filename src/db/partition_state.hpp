@@ -16,6 +16,9 @@
 
 namespace k9::db {
 
+// Partition::fresh_at_ms below this: not looked at since the file was loaded.
+inline constexpr double kNeverLooked = -1e17;
+
 // The entries of one partition this copy applied last, consecutive and ending at its seq
 // of the partition, as the copies its next entry carries (journal.hpp): at most the
 // block's entries before that next seq, within kMaxCarriedBytes. Guarded by the
@@ -72,8 +75,8 @@ struct PartitionedJournal::Partition {
     // When this copy last knew the partition had no entry above its seq: the reference of
     // the fencing fast path, and of K9_MAX_STALENESS_MS.
     std::mutex look_mutex;
-    Instant fence_ref;                       // guarded by look_mutex
-    std::atomic<double> fresh_at_ms{-1e18};  // monotonic; far past: never fresh
+    Instant fence_ref;                                   // guarded by look_mutex
+    std::atomic<double> fresh_at_ms{kNeverLooked * 10};  // monotonic; far past: never looked
 
     // Shared probes: readers wait for a probe that started after they arrived.
     std::mutex probe_mutex;

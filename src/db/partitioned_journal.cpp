@@ -60,7 +60,7 @@ void PartitionedJournal::loaded(Instant fetched_at) {
     for (auto& part : parts_) {
         std::lock_guard lock(part->look_mutex);
         part->fence_ref = fetched_at;
-        part->fresh_at_ms = -1e18;
+        part->fresh_at_ms = kNeverLooked * 10;
     }
 }
 

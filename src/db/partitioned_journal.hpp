@@ -55,6 +55,8 @@ class JournalHost {
   public:
     virtual ~JournalHost() = default;
     virtual const MutationFn& mutation_fn(const std::string& name) const = 0;
+    // Its batch replay, when it has one (MutationRegistry::find_batch).
+    virtual const BatchFn* batch_fn(const std::string& name) const = 0;
     // Replaces the local file with the current snapshot: a compaction or a replacement
     // overtook this copy. The caller holds no lock of the local database.
     virtual void reload() = 0;
@@ -99,11 +101,14 @@ class PartitionedJournal {
     // Brings the partition up to date (the caller holds part.mutex); `next`: the entry
     // after this copy's seq, when it is known already.
     void catch_up_locked(Partition& part, std::optional<JournalEntry> next = std::nullopt,
-                         const std::vector<std::int64_t>* listed = nullptr);
+                         const std::vector<std::int64_t>* listed = nullptr,
+                         std::optional<JournalEntry>* second_read = nullptr);
     void probe(Partition& part);
     // Replays consecutive entries of the partition in one local transaction (one commit
     // for a whole catch-up: a cold start's first read of a long tail pays one fsync).
     void apply_entries(Partition& part, const std::vector<const JournalEntry*>& entries);
+    // Applies the mutations in order (runs of one batched kind at once).
+    void replay(duck::Connection& conn, const std::vector<const Mutation*>& mutations);
     // The entries at `seqs` of the partition, fetched in parallel, in order; nullopt
     // where one is missing.
     std::vector<std::optional<JournalEntry>> fetch(int partition,

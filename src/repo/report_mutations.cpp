@@ -51,9 +51,8 @@ Report write_favorites(duck::Connection& conn, Report r, std::vector<std::string
 // ---- report.create ----------------------------------------------------------------------
 
 json CreateReport::params() const {
-    return {{"id", id},         {"user_id", user_id},     {"title", title},
-            {"author", author}, {"date", date},           {"reference", reference},
-            {"favorites", favorites}, {"now", now}};
+    return {{"id", id},     {"user_id", user_id},     {"title", title},         {"author", author},
+            {"date", date}, {"reference", reference}, {"favorites", favorites}, {"now", now}};
 }
 
 CreateReport CreateReport::from_params(const json& p) {
@@ -67,20 +66,57 @@ CreateReport CreateReport::from_params(const json& p) {
             .now = p.at("now").get<Micros>()};
 }
 
+namespace {
+
+constexpr std::size_t kCreateColumns = 9;
+constexpr std::size_t kCreateRowsPerInsert = 32;  // 0.09 ms a row against 0.5 alone
+
+// INSERT of `rows` reports, each row's parameters bound by bind_create.
+std::string insert_reports_sql(std::size_t rows) {
+    std::string sql =
+        "INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
+        "created_at, updated_at) VALUES ";
+    for (std::size_t r = 0; r < rows; ++r) {
+        if (r > 0) sql += ", ";
+        sql += "(?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)";
+    }
+    return sql;
+}
+
+void bind_create(duck::Statement& stmt, std::size_t row, const CreateReport& c) {
+    const std::size_t at = row * kCreateColumns;
+    stmt.bind(at + 1, c.id)
+        .bind(at + 2, c.title)
+        .bind(at + 3, c.author)
+        .bind(at + 4, c.date)
+        .bind(at + 5, c.user_id)
+        .bind(at + 6, c.reference.dump())
+        .bind(at + 7, json(c.favorites).dump())
+        .bind_timestamp(at + 8, c.now)
+        .bind_timestamp(at + 9, c.now);
+}
+
+}  // namespace
+
+void CreateReport::apply_all(duck::Connection& conn, const std::vector<CreateReport>& many) {
+    std::size_t i = 0;
+    if (many.size() >= kCreateRowsPerInsert) {
+        static const std::string sql = insert_reports_sql(kCreateRowsPerInsert);
+        auto& stmt = conn.prepared(sql);
+        for (; i + kCreateRowsPerInsert <= many.size(); i += kCreateRowsPerInsert) {
+            for (std::size_t r = 0; r < kCreateRowsPerInsert; ++r)
+                bind_create(stmt, r, many[i + r]);
+            stmt.execute();
+        }
+    }
+    for (; i < many.size(); ++i) many[i].apply(conn);
+}
+
 Report CreateReport::apply(duck::Connection& conn) const {
-    conn.prepared(
-            "INSERT INTO reports (id, title, author, date, user_id, reference, favorites, "
-            "created_at, updated_at) VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)")
-        .bind(1, id)
-        .bind(2, title)
-        .bind(3, author)
-        .bind(4, date)
-        .bind(5, user_id)
-        .bind(6, reference.dump())
-        .bind(7, json(favorites).dump())
-        .bind_timestamp(8, now)
-        .bind_timestamp(9, now)
-        .execute();
+    static const std::string sql = insert_reports_sql(1);
+    auto& stmt = conn.prepared(sql);
+    bind_create(stmt, 0, *this);
+    stmt.execute();
     return {.id = id,
             .title = title,
             .author = author,
@@ -137,7 +173,9 @@ Report UpdateReport::apply(duck::Connection& conn) const {
 
 // ---- report.delete ----------------------------------------------------------------------
 
-json DeleteReport::params() const { return {{"id", id}, {"user_id", user_id}}; }
+json DeleteReport::params() const {
+    return {{"id", id}, {"user_id", user_id}};
+}
 
 DeleteReport DeleteReport::from_params(const json& p) {
     return {.id = p.at("id").get<std::string>(), .user_id = p.at("user_id").get<std::string>()};

@@ -33,6 +33,8 @@ struct CreateReport {
     nlohmann::json params() const;
     static CreateReport from_params(const nlohmann::json& p);
     Report apply(duck::Connection& conn) const;
+    // Replays: many rows per INSERT (a catch-up of a long tail of one user's creates).
+    static void apply_all(duck::Connection& conn, const std::vector<CreateReport>& many);
 };
 
 // Changes the fields that are set. Rejected (NotFound) when the user has no such report.

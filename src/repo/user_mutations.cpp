@@ -8,7 +8,9 @@ using nlohmann::json;
 
 namespace {
 
-json nullable(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+json nullable(const std::optional<std::string>& v) {
+    return v ? json(*v) : json(nullptr);
+}
 
 std::optional<std::string> nullable_text(const json& v) {
     return v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>());
@@ -26,7 +28,8 @@ json UpsertProfile::params() const {
 }
 
 UpsertProfile UpsertProfile::from_params(const json& p) {
-    UpsertProfile u{.user_id = p.at("user_id").get<std::string>(), .now = p.at("now").get<Micros>()};
+    UpsertProfile u{.user_id = p.at("user_id").get<std::string>(),
+                    .now = p.at("now").get<Micros>()};
     if (p.contains("name")) u.name = p.at("name").get<std::string>();
     if (p.contains("email")) u.email = nullable_text(p.at("email"));
     if (p.contains("avatar_url")) u.avatar_url = nullable_text(p.at("avatar_url"));
