@@ -21,6 +21,7 @@
 #define K9_FUZZ_TARGET_LIST(X) \
     X(fuzz_config)             \
     X(fuzz_database_file)      \
+    X(fuzz_journal_entry)      \
     X(fuzz_jwt)                \
     X(fuzz_lambda_event)       \
     X(fuzz_request_bodies)     \

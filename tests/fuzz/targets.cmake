@@ -3,6 +3,7 @@
 set(K9_FUZZ_TARGETS
   fuzz_config
   fuzz_database_file
+  fuzz_journal_entry
   fuzz_jwt
   fuzz_lambda_event
   fuzz_request_bodies
