@@ -11,11 +11,26 @@
 #include "common/checksum.hpp"
 #include "common/fs.hpp"
 #include "common/hash.hpp"
+#include "common/json_integer.hpp"
 #include "common/time.hpp"
 #include "support/temp_dir.hpp"
 
 namespace k9 {
 namespace {
+
+TEST(JsonInteger, TakesWholeNumbersThatFitAndRefusesTheRest) {
+    using nlohmann::json;
+    EXPECT_EQ(json_integer<std::int64_t>(json::parse("-9223372036854775808")),
+              std::numeric_limits<std::int64_t>::min());
+    EXPECT_EQ(json_integer<std::uint64_t>(json::parse("18446744073709551615")),
+              std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(json_integer<int>(json(7)), 7);
+    // get<T>() would convert these with undefined behaviour or silently wrap them.
+    for (const char* bad : {"2.2e25", "1.0", "1.5", "\"7\"", "null", "9223372036854775808"})
+        EXPECT_THROW(json_integer<std::int64_t>(json::parse(bad)), json::type_error) << bad;
+    EXPECT_THROW(json_integer<int>(json::parse("4294967296")), json::type_error);
+    EXPECT_THROW(json_integer<std::uint64_t>(json(-1)), json::type_error);
+}
 
 TEST(Time, FormatsAndParsesIso8601) {
     EXPECT_EQ(format_iso8601(0), "1970-01-01T00:00:00.000000Z");

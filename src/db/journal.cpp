@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_integer.hpp"
 #include "common/log.hpp"
 #include "db/partition.hpp"
 
@@ -92,14 +93,14 @@ std::vector<JournalEntry> carried_from(const json& list, const JournalEntry& ent
 }
 
 JournalEntry entry_from(const json& j, const std::string& where) {
-    const int format = j.at("format").get<int>();
+    const int format = json_integer<int>(j.at("format"));
     if (format != kFormat && format != kLegacyFormat) {
         throw StoreError(ErrorKind::Corrupt,
                          where + " is a journal entry of an unknown format; upgrade k9");
     }
     JournalEntry e;
-    e.partition = format == kFormat ? j.at("partition").get<int>() : -1;
-    e.seq = j.at("seq").get<std::int64_t>();
+    e.partition = format == kFormat ? json_integer<int>(j.at("partition")) : -1;
+    e.seq = json_integer<std::int64_t>(j.at("seq"));
     e.writer = j.at("writer").get<std::string>();
     e.nonce = j.at("nonce").get<std::string>();
     for (const auto& m : j.at("mutations")) {

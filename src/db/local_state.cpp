@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/fs.hpp"
+#include "common/json_integer.hpp"
 
 namespace k9::db {
 
@@ -50,10 +51,10 @@ std::optional<LocalState> LocalState::load(const std::filesystem::path& db_path)
         s.base_schema = j.value("base_schema", 0);
         s.base_seqs = j.value("base_seqs", "");
         if (j.contains("last_persist") && !j["last_persist"].is_null()) {
-            s.last_persist = j["last_persist"].get<std::int64_t>();
+            s.last_persist = json_integer<std::int64_t>(j["last_persist"]);
         }
         if (j.contains("last_download") && !j["last_download"].is_null()) {
-            s.last_download = j["last_download"].get<std::int64_t>();
+            s.last_download = json_integer<std::int64_t>(j["last_download"]);
         }
         return s;
     } catch (const nlohmann::json::exception& e) {

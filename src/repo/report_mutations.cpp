@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/json_integer.hpp"
 #include "db/mutation.hpp"
 #include "repo/report_repository.hpp"
 
@@ -63,7 +64,7 @@ CreateReport CreateReport::from_params(const json& p) {
             .date = p.at("date").get<std::string>(),
             .reference = p.at("reference"),
             .favorites = p.at("favorites").get<std::vector<std::string>>(),
-            .now = p.at("now").get<Micros>()};
+            .now = json_integer<Micros>(p.at("now"))};
 }
 
 namespace {
@@ -142,7 +143,7 @@ json UpdateReport::params() const {
 UpdateReport UpdateReport::from_params(const json& p) {
     UpdateReport u{.id = p.at("id").get<std::string>(),
                    .user_id = p.at("user_id").get<std::string>(),
-                   .now = p.at("now").get<Micros>()};
+                   .now = json_integer<Micros>(p.at("now"))};
     set_if_present(p, "title", u.title);
     set_if_present(p, "author", u.author);
     set_if_present(p, "date", u.date);
@@ -205,7 +206,7 @@ SetFavorite SetFavorite::from_params(const json& p) {
             .user_id = p.at("user_id").get<std::string>(),
             .product_id = p.at("product_id").get<std::string>(),
             .favorite = p.at("favorite").get<bool>(),
-            .now = p.at("now").get<Micros>()};
+            .now = json_integer<Micros>(p.at("now"))};
 }
 
 Report SetFavorite::apply(duck::Connection& conn) const {
@@ -237,7 +238,7 @@ ReplaceFavorites ReplaceFavorites::from_params(const json& p) {
     return {.id = p.at("id").get<std::string>(),
             .user_id = p.at("user_id").get<std::string>(),
             .favorites = p.at("favorites").get<std::vector<std::string>>(),
-            .now = p.at("now").get<Micros>()};
+            .now = json_integer<Micros>(p.at("now"))};
 }
 
 Report ReplaceFavorites::apply(duck::Connection& conn) const {

@@ -1,5 +1,6 @@
 #include "repo/user_mutations.hpp"
 
+#include "common/json_integer.hpp"
 #include "db/mutation.hpp"
 #include "repo/user_repository.hpp"
 
@@ -29,7 +30,7 @@ json UpsertProfile::params() const {
 
 UpsertProfile UpsertProfile::from_params(const json& p) {
     UpsertProfile u{.user_id = p.at("user_id").get<std::string>(),
-                    .now = p.at("now").get<Micros>()};
+                    .now = json_integer<Micros>(p.at("now"))};
     if (p.contains("name")) u.name = p.at("name").get<std::string>();
     if (p.contains("email")) u.email = nullable_text(p.at("email"));
     if (p.contains("avatar_url")) u.avatar_url = nullable_text(p.at("avatar_url"));

@@ -14,6 +14,7 @@
 #include "common/checksum.hpp"
 #include "common/fs.hpp"
 #include "common/hash.hpp"
+#include "common/json_integer.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "store/key.hpp"
@@ -59,9 +60,9 @@ std::optional<Meta> meta_from_json(const std::string& text) {
         Meta m;
         m.etag = j.at("etag").get<std::string>();
         m.checksum = j.at("xxh128").get<std::string>();
-        m.size = j.at("size").get<std::uint64_t>();
-        m.inode = j.at("inode").get<std::uint64_t>();
-        m.last_modified = j.at("last_modified").get<std::int64_t>();
+        m.size = json_integer<std::uint64_t>(j.at("size"));
+        m.inode = json_integer<std::uint64_t>(j.at("inode"));
+        m.last_modified = json_integer<std::int64_t>(j.at("last_modified"));
         m.version_id = j.value("version_id", "");
         m.metadata = j.value("metadata", Metadata{});
         m.delete_marker = j.value("delete_marker", false);
