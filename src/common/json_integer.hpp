@@ -23,14 +23,16 @@ T json_integer(const nlohmann::json& v) {
     };
     if (v.is_number_unsigned()) {
         const auto u = v.get<std::uint64_t>();
-        if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) refuse("it is too large");
+        if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+            refuse("it is too large");
         return static_cast<T>(u);
     }
     if (!v.is_number_integer()) refuse(v.is_number() ? "it is not whole" : "it is not a number");
     const auto i = v.get<std::int64_t>();
     if constexpr (std::is_unsigned_v<T>) {
         if (i < 0) refuse("it is negative");
-        if (static_cast<std::uint64_t>(i) > std::numeric_limits<T>::max()) refuse("it is too large");
+        if (static_cast<std::uint64_t>(i) > std::numeric_limits<T>::max())
+            refuse("it is too large");
     } else {
         if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
             refuse("it is out of range");
