@@ -249,7 +249,8 @@ void PartitionedJournal::commit_batch(Partition& part,
                 }
                 db_.set_partition_seq(part.index, entry.seq);
                 part.recent.applied(entry.seq, own, epoch);
-                part.looked(sent, sent_ms);  // nobody can write seq + 2 before our seq + 1 landed
+                // Nobody can write seq + 2 before our seq + 1 landed; the gate kept the file.
+                part.looked(sent, sent_ms, epoch, db_);
                 crash_point("journal.committed");
                 obs::metrics().duration_ms(obs::kJournalAppendMs, monotonic_ms() - started);
                 for (std::size_t i = 0; i < applied.size(); ++i)
