@@ -318,18 +318,6 @@ class ReloadDuringCatchUp {
         if (compaction_.joinable()) compaction_.join();
     }
     bool reloaded() const { return logs_.has("INFO", "Reloaded the snapshot"); }
-    // Runs `read` while the race plays out, then ends it; -1 (a test failure) when the
-    // read threw.
-    std::int64_t during(const std::function<std::int64_t()>& read) {
-        std::int64_t seen = -1;
-        try {
-            seen = read();
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << "the read failed: " << e.what();
-        }
-        join();
-        return seen;
-    }
 
   private:
     test::LogCapture logs_;
@@ -354,7 +342,13 @@ TEST_F(JournalTest, ACatchUpOvertakenByAReloadAppliesNothingTwice) {
         busy->persist();  // the snapshot holds u's 1..3, and so do the entries (retention)
     }
     ReloadDuringCatchUp race(*faulty, *reader);
-    const std::int64_t seen = race.during([&] { return reports(*reader, "u"); });
+    std::int64_t seen = -1;
+    try {
+        seen = reports(*reader, "u");  // catches up 1..3 while the reload brings them
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "the read failed: " << e.what();
+    }
+    race.join();
     ASSERT_TRUE(race.reloaded()) << "the race did not happen";
     EXPECT_EQ(seen, 3);
     EXPECT_FALSE(reader->health().blocking()) << reader->status().to_json().dump();
@@ -377,7 +371,13 @@ TEST_F(JournalTest, ACatchUpOvertakenByAReloadThatMovedBackSkipsNothing) {
     // The reader catches up u's 4 and 5; meanwhile its compaction reloads the snapshot
     // (it lacks q's 1), which holds none of u's: the file goes back to u's seq 0.
     ReloadDuringCatchUp race(*faulty, *reader);
-    const std::int64_t seen = race.during([&] { return reports(*reader, "u"); });
+    std::int64_t seen = -1;
+    try {
+        seen = reports(*reader, "u");
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "the read failed: " << e.what();
+    }
+    race.join();
     ASSERT_TRUE(race.reloaded()) << "the race did not happen";
     EXPECT_EQ(seen, 5) << "u's 1..3 were skipped";
     auto check = make_journal_manager(local("check"), store_);
@@ -406,7 +406,13 @@ TEST_F(JournalTest, AProbeOvertakenByAReloadLooksAgain) {
     ReloadDuringCatchUp race(*faulty, *reader, [](auto op, const std::string& key) {
         return op == ReloadDuringCatchUp::Op::Get && key.ends_with("/00000000000000000004");
     });
-    const std::int64_t seen = race.during([&] { return reports(*reader, "u"); });
+    std::int64_t seen = -1;
+    try {
+        seen = reports(*reader, "u");
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "the read failed: " << e.what();
+    }
+    race.join();
     ASSERT_TRUE(race.reloaded()) << "the race did not happen";
     EXPECT_EQ(seen, 3) << "the read missed acknowledged writes";
 }
