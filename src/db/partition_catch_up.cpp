@@ -203,7 +203,6 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
     for (int round = 0;; ++round) {
         const Instant looked = Instant::now();
         const double looked_ms = monotonic_ms();
-        const std::uint64_t epoch = db_.epoch();  // before the seq: a reload moves it
         const std::int64_t seq = db_.partition_seq(part.index);
         std::vector<std::int64_t> later;     // known to exist after `next`
         std::optional<JournalEntry> second;  // seq + 2, when the look read it
@@ -236,7 +235,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
                 // Nothing above this copy, unless a compaction removed it while we looked away.
                 if (part.fence_holds(settings_.retention_s) ||
                     snapshot_seq_now(part.index) <= seq) {
-                    if (!part.looked(looked, looked_ms, epoch, db_)) continue;  // replaced
+                    part.looked(looked, looked_ms);
                     mark_sound(part);
                     return;
                 }
@@ -293,7 +292,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         }
         if (!restart && !apply_entries(part, run)) restart = true;
         if (restart) continue;
-        if (!part.looked(looked, looked_ms, epoch, db_)) continue;  // the file was replaced
+        part.looked(looked, looked_ms);
         last_refresh_at_ = system_now();
         last_refresh_ms_ = looked_ms;
         mark_sound(part);
@@ -339,7 +338,6 @@ void PartitionedJournal::refresh(int partition) {
 void PartitionedJournal::probe(Partition& part) {
     const Instant looked = Instant::now();
     const double looked_ms = monotonic_ms();
-    const std::uint64_t epoch = db_.epoch();  // before the seq: a reload moves it
     const std::int64_t seq = db_.partition_seq(part.index);
     std::optional<JournalEntry> next;
     std::optional<JournalEntry> second;
@@ -363,15 +361,14 @@ void PartitionedJournal::probe(Partition& part) {
             corrupt = true;  // read again under the lock, which reports it
             read_both = false;
         }
-        if (!next && !corrupt && part.fence_holds(settings_.retention_s) &&
-            part.looked(looked, looked_ms, epoch, db_)) {
+        if (!next && !corrupt && part.fence_holds(settings_.retention_s)) {
+            part.looked(looked, looked_ms);
             last_refresh_at_ = system_now();
             last_refresh_ms_ = looked_ms;
             return;
         }
     }
-    // New entries (another container wrote), damage, a long pause, or a file replaced
-    // while we looked (the look was not recorded): under the lock.
+    // New entries (another container wrote), damage, or a long pause: under the lock.
     std::lock_guard lock(part.mutex);
     catch_up_locked(part, std::move(next), nullptr, read_both ? &second : nullptr);
 }

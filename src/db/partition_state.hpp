@@ -85,17 +85,10 @@ struct PartitionedJournal::Partition {
     std::uint64_t probes_started = 0, probes_finished = 0;
     std::exception_ptr probe_error;
 
-    // Records a look that began at `at` on the file as loaded at `epoch`
-    // (LocalDatabase::epoch()). False, recording nothing, when the file has been replaced
-    // since: the look says nothing of the file now there (a reload may have taken it
-    // back), and the caller looks again. A reload's loaded() resets the look after its
-    // epoch moved, under the same mutex, so a look recorded just before it is undone.
-    bool looked(Instant at, double at_ms, std::uint64_t epoch, const LocalDatabase& db) {
+    void looked(Instant at, double at_ms) {
         std::lock_guard lock(look_mutex);
-        if (db.epoch() != epoch) return false;
         fence_ref = at;
         fresh_at_ms = at_ms;
-        return true;
     }
     // Within half the retention since the last look: no entry above this copy's seq can
     // have been pruned (see fenced_out).

@@ -249,8 +249,7 @@ void PartitionedJournal::commit_batch(Partition& part,
                 }
                 db_.set_partition_seq(part.index, entry.seq);
                 part.recent.applied(entry.seq, own, epoch);
-                // Nobody can write seq + 2 before our seq + 1 landed; the gate kept the file.
-                part.looked(sent, sent_ms, epoch, db_);
+                part.looked(sent, sent_ms);  // nobody can write seq + 2 before our seq + 1 landed
                 crash_point("journal.committed");
                 obs::metrics().duration_ms(obs::kJournalAppendMs, monotonic_ms() - started);
                 for (std::size_t i = 0; i < applied.size(); ++i)

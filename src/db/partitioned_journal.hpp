@@ -17,12 +17,6 @@
 // snapshot covers is a hole and is refused (503 for that partition's users, /health
 // says journal_corrupt), never skipped.
 //
-// Reloads: another thread may replace the local file (a compaction finding the snapshot
-// ahead, another partition behind a compaction) between a look at a partition and its
-// use, taking the partition's seq forward or back. So a catch-up applies only the
-// entries the file lacks (never twice, never past a gap: it looks again), and a look
-// is recorded only if the file is still the one it looked for (its epoch).
-//
 // Fencing: a writer paused for long may create an entry whose seq a compaction has
 // already covered and removed; it would never be replayed. After an append, a partition
 // whose last look is older than half the retention HEADs the snapshot (see fenced_out).
