@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <set>
 #include <thread>
 
@@ -15,7 +14,6 @@
 #include "repo/user_repository.hpp"
 #include "support/db_fixture.hpp"
 #include "support/faulty_store.hpp"
-#include "support/log_capture.hpp"
 
 namespace k9 {
 namespace {
@@ -268,95 +266,6 @@ TEST_F(JournalTest, ACopyBehindACompactionReloadsTheSnapshot) {
         add_report(*busy, "u", "after");
     }
     EXPECT_EQ(reports(*behind, "u"), 5);
-}
-
-// Makes `copy` reload its file (a compaction's reload, on another thread) at the moment
-// its first catch-up of a partition has listed the entries it will apply.
-class ReloadDuringCatchUp {
-  public:
-    ReloadDuringCatchUp(test::FaultyStore& store, db::DatabaseManager& copy) {
-        using Op = test::FaultyStore::Op;
-        store.on_call([this, &copy](Op op, const std::string& key) {
-            const bool partition_listing =
-                op == Op::List && key.find(".journal/") != std::string::npos && key.back() == '/' &&
-                key.find(".journal/") + 9 < key.size();
-            if (!partition_listing || !armed_.exchange(false)) return;
-            compaction_ = std::thread([&copy] { copy.persist(); });
-            for (int i = 0; i < 500 && !reloaded(); ++i)
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        });
-    }
-    ~ReloadDuringCatchUp() { join(); }
-    void join() {
-        if (compaction_.joinable()) compaction_.join();
-    }
-    bool reloaded() const { return logs_.has("INFO", "Reloaded the snapshot"); }
-
-  private:
-    test::LogCapture logs_;
-    std::atomic<bool> armed_{true};
-    std::thread compaction_;
-};
-
-// A reload may replace the local file while a partition is being caught up. The entries
-// fetched for the old file are then applied only where the new file lacks them: never
-// twice (a file the reload moved ahead), never past a gap (one it moved back).
-TEST_F(JournalTest, ACatchUpOvertakenByAReloadAppliesNothingTwice) {
-    auto faulty = std::make_shared<test::FaultyStore>(store_);
-    auto reader = make_journal_manager(local("reader"), faulty);
-    reader->get_connection();
-    {
-        auto busy = make_journal_manager(local("busy"), store_);
-        for (int i = 0; i < 3; ++i) add_report(*busy, "u");
-        busy->persist();  // the snapshot holds u's 1..3, and so do the entries (retention)
-    }
-    ReloadDuringCatchUp race(*faulty, *reader);
-    std::int64_t seen = -1;
-    try {
-        seen = reports(*reader, "u");  // catches up 1..3 while the reload brings them
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "the read failed: " << e.what();
-    }
-    race.join();
-    ASSERT_TRUE(race.reloaded()) << "the race did not happen";
-    EXPECT_EQ(seen, 3);
-    EXPECT_FALSE(reader->health().blocking()) << reader->status().to_json().dump();
-    add_report(*reader, "u", "after");
-    auto check = make_journal_manager(local("check"), store_);
-    EXPECT_EQ(reports(*check, "u"), 4);
-    EXPECT_EQ(tables(*check), tables(*reader));
-}
-
-TEST_F(JournalTest, ACatchUpOvertakenByAReloadThatMovedBackSkipsNothing) {
-    ASSERT_NE(test::partition_of("u"), test::partition_of("q"));
-    auto faulty = std::make_shared<test::FaultyStore>(store_);
-    auto reader = make_journal_manager(local("reader"), faulty);
-    reader->get_connection();
-    auto busy = make_journal_manager(local("busy"), store_);
-    add_report(*busy, "q");
-    busy->persist();  // the snapshot: q's 1, nothing of u
-    for (int i = 0; i < 3; ++i) add_report(*reader, "u", "mine");  // u's 1..3, beyond it
-    for (int i = 0; i < 2; ++i) add_report(*busy, "u", "theirs");  // u's 4, 5
-    // The reader catches up u's 4 and 5; meanwhile its compaction reloads the snapshot
-    // (it lacks q's 1), which holds none of u's: the file goes back to u's seq 0.
-    ReloadDuringCatchUp race(*faulty, *reader);
-    std::int64_t seen = -1;
-    try {
-        seen = reports(*reader, "u");
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "the read failed: " << e.what();
-    }
-    race.join();
-    ASSERT_TRUE(race.reloaded()) << "the race did not happen";
-    EXPECT_EQ(seen, 5) << "u's 1..3 were skipped";
-    auto check = make_journal_manager(local("check"), store_);
-    EXPECT_EQ(reports(*check, "u"), 5);
-    EXPECT_EQ(tables(*check), tables(*reader));
-    // The compaction that raced the catch-up uploaded every write.
-    for (const auto& pos : entries())
-        db::Journal(*store_, test::kSnapshotKey).remove(pos.partition, pos.seq);
-    auto from_snapshot = make_journal_manager(local("journal-less"), store_);
-    EXPECT_EQ(reports(*from_snapshot, "u"), 5);
 }
 
 TEST_F(JournalTest, ReplacingTheSnapshotIsAnEventInEveryPartition) {

@@ -150,20 +150,15 @@ void PartitionedJournal::replay(duck::Connection& conn,
     }
 }
 
-bool PartitionedJournal::apply_entries(Partition& part, std::vector<const JournalEntry*> entries) {
-    if (entries.empty()) return true;
-    std::string which;
+void PartitionedJournal::apply_entries(Partition& part,
+                                       const std::vector<const JournalEntry*>& entries) {
+    if (entries.empty()) return;
+    const std::string which = entries.size() == 1
+                                  ? "entry " + std::to_string(entries.front()->seq)
+                                  : "entries " + std::to_string(entries.front()->seq) + " to " +
+                                        std::to_string(entries.back()->seq);
     try {
         std::shared_lock gate(db_.write_gate());
-        // A reload (another partition's catch-up, a compaction) may have replaced the file
-        // since the entries were chosen: apply only what it lacks, and nothing past a gap.
-        const std::int64_t at = db_.partition_seq(part.index);
-        std::erase_if(entries, [at](const JournalEntry* e) { return e->seq <= at; });
-        if (entries.empty()) return true;
-        if (entries.front()->seq != at + 1) return false;
-        which = entries.size() == 1 ? "entry " + std::to_string(entries.front()->seq)
-                                    : "entries " + std::to_string(entries.front()->seq) + " to " +
-                                          std::to_string(entries.back()->seq);
         LocalDatabase::Lease lease(db_);
         duck::Connection& conn = lease.conn();
         const std::uint64_t epoch = db_.epoch();
@@ -176,7 +171,6 @@ bool PartitionedJournal::apply_entries(Partition& part, std::vector<const Journa
         replay(conn, mutations);
         meta::write_partition_seq(conn, part.index, entries.back()->seq);
         tx.commit();
-        db_.set_partition_seq(part.index, entries.back()->seq);
         for (const JournalEntry* entry : entries)
             part.recent.applied(entry->seq, entry->serialize(), epoch);
     } catch (const std::invalid_argument& e) {  // an unknown mutation: a newer k9 wrote it
@@ -189,7 +183,7 @@ bool PartitionedJournal::apply_entries(Partition& part, std::vector<const Journa
         throw host_.local_failure("replaying " + which + " of partition " +
                                   std::to_string(part.index) + " failed: " + e.what());
     }
-    return true;
+    db_.set_partition_seq(part.index, entries.back()->seq);
 }
 
 // Entries are missing above this copy for one good reason only: a compaction covered
@@ -267,10 +261,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
         std::vector<const JournalEntry*> run;  // consecutive entries to replay together
         for (auto& e : entries) {
             if (!e || e->reset) {
-                if (!apply_entries(part, run)) {  // the file was replaced meanwhile
-                    restart = true;
-                    break;
-                }
+                apply_entries(part, run);
                 run.clear();
             }
             if (!e) {  // removed since the listing: only a compaction does that
@@ -290,7 +281,7 @@ void PartitionedJournal::catch_up_locked(Partition& part, std::optional<JournalE
             }
             run.push_back(&*e);
         }
-        if (!restart && !apply_entries(part, run)) restart = true;
+        if (!restart) apply_entries(part, run);
         if (restart) continue;
         part.looked(looked, looked_ms);
         last_refresh_at_ = system_now();

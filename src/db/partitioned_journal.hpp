@@ -106,10 +106,7 @@ class PartitionedJournal {
     void probe(Partition& part);
     // Replays consecutive entries of the partition in one local transaction (one commit
     // for a whole catch-up: a cold start's first read of a long tail pays one fsync).
-    // Entries the file holds already are skipped (a reload may have replaced it since
-    // they were chosen); false when the file is now below the first of them (a gap):
-    // nothing is applied, and the caller looks again.
-    bool apply_entries(Partition& part, std::vector<const JournalEntry*> entries);
+    void apply_entries(Partition& part, const std::vector<const JournalEntry*>& entries);
     // Applies the mutations in order (runs of one batched kind at once).
     void replay(duck::Connection& conn, const std::vector<const Mutation*>& mutations);
     // The entries at `seqs` of the partition, fetched in parallel, in order; nullopt

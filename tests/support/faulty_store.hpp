@@ -6,7 +6,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string>
 
 #include "store/object_store.hpp"
 
@@ -28,53 +27,50 @@ class FaultyStore final : public store::ObjectStore {
         for (auto& r : rules_) r.reset();
     }
     int calls(Op op) const { return calls_[static_cast<int>(op)]; }
-    // Runs before every call (the operation and its key or prefix), on the caller's
-    // thread: a test makes something happen at that exact moment. Set before use.
-    void on_call(std::function<void(Op, const std::string&)> hook) { hook_ = std::move(hook); }
 
     store::ObjectInfo get_file(const std::string& key, const std::filesystem::path& dest,
                                const store::GetOptions& options = {}) override {
-        before(Op::Get, key);
+        before(Op::Get);
         return inner_->get_file(key, dest, options);
     }
     std::string get_bytes(const std::string& key, store::ObjectInfo* info = nullptr) override {
-        before(Op::Get, key);
+        before(Op::Get);
         return inner_->get_bytes(key, info);
     }
     store::ObjectInfo put_file(const std::filesystem::path& src, const std::string& key,
                                const store::PutOptions& options = {}) override {
-        before(Op::Put, key);
+        before(Op::Put);
         auto info = inner_->put_file(src, key, options);
         after_put();
         return info;
     }
     store::ObjectInfo put_bytes(std::string_view bytes, const std::string& key,
                                 const store::PutOptions& options = {}) override {
-        before(Op::Put, key);
+        before(Op::Put);
         auto info = inner_->put_bytes(bytes, key, options);
         after_put();
         return info;
     }
     store::ObjectInfo head(const std::string& key) override {
-        before(Op::Head, key);
+        before(Op::Head);
         return inner_->head(key);
     }
     std::vector<store::ObjectInfo> list(const std::string& prefix,
                                         const std::string& start_after = {},
                                         std::size_t max_keys = 0) override {
-        before(Op::List, prefix);
+        before(Op::List);
         return inner_->list(prefix, start_after, max_keys);
     }
     void remove(const std::string& key) override {
-        before(Op::Remove, key);
+        before(Op::Remove);
         inner_->remove(key);
     }
     std::vector<store::VersionInfo> list_versions(const std::string& key) override {
-        before(Op::List, key);
+        before(Op::List);
         return inner_->list_versions(key);
     }
     std::vector<store::VersionInfo> list_all_versions(const std::string& prefix) override {
-        before(Op::List, prefix);
+        before(Op::List);
         return inner_->list_all_versions(prefix);
     }
     std::string url_for(const std::string& key) const override { return inner_->url_for(key); }
@@ -85,9 +81,8 @@ class FaultyStore final : public store::ObjectStore {
         store::ErrorKind kind;
         bool after;
     };
-    void before(Op op, const std::string& key) {
+    void before(Op op) {
         ++calls_[static_cast<int>(op)];
-        if (hook_) hook_(op, key);
         const auto& rule = rules_[static_cast<int>(op)];
         if (rule && !rule->after) throw store::StoreError(rule->kind, "injected fault");
     }
@@ -99,7 +94,6 @@ class FaultyStore final : public store::ObjectStore {
 
     std::shared_ptr<store::ObjectStore> inner_;
     std::optional<Rule> rules_[5];
-    std::function<void(Op, const std::string&)> hook_;
     std::atomic<int> calls_[5] = {};
 };
 
